@@ -1,0 +1,1 @@
+"""Per-element math shared by the CPU and CUDA targets: plain scalar functions, no numba import."""
