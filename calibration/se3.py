@@ -45,7 +45,7 @@ def yaw_to_quat_wxyz(yaw: npt.ArrayLike) -> F64:
 
 
 def quat_wxyz_to_yaw(q: npt.ArrayLike) -> F64:
-    """Heading [rad, in [-pi, pi]] of the rotated +x axis projected on the xy plane, for ``(..., 4)`` (w, x, y, z)."""
+    """Heading [rad, in [-pi, pi]] of the rotated +x axis on the xy plane, for ``(..., 4)`` (w, x, y, z)."""
     a = np.asarray(q, dtype=np.float64)
     w, x, y, z = a[..., 0], a[..., 1], a[..., 2], a[..., 3]
     return np.asarray(np.arctan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z)))
@@ -136,7 +136,7 @@ class SE3:
         return SE3(rt, -rt @ self.translation)
 
     def transform_points(self, points: npt.ArrayLike) -> npt.NDArray[Any]:
-        """Map ``(N, 3)`` points from frame b to frame a; float32 input stays float32 (computed in float64)."""
+        """Map ``(N, 3)`` points from frame b to frame a; float32 stays float32 (computed in float64)."""
         p = np.asarray(points)
         if p.ndim != 2 or p.shape[1] != 3:
             raise InvalidInputError(f"points must have shape (N, 3), got {p.shape}")
@@ -161,7 +161,7 @@ class SE3:
     def __hash__(self) -> int:
         return hash((self.rotation.tobytes(), self.translation.tobytes()))
 
-    def to_dict(self) -> dict[str, list[float]]:
+    def to_dict(self) -> dict[str, Any]:
         """JSON-safe form ``{"translation": [x, y, z], "rotation": 3x3 rows}`` (exact round trip)."""
         return {
             "translation": [float(v) for v in self.translation],

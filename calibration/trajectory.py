@@ -173,11 +173,17 @@ class Trajectory:
     def with_extrapolation(self, extrapolation: Extrapolation, max_extrapolation_us: int) -> Trajectory:
         """A copy with another out-of-range policy."""
         return Trajectory(
-            self.timestamps_us, self.translations, self.quaternions_wxyz, extrapolation, max_extrapolation_us
+            self.timestamps_us,
+            self.translations,
+            self.quaternions_wxyz,
+            extrapolation,
+            max_extrapolation_us,
         )
 
     @classmethod
-    def from_matrices(cls, timestamps_us: npt.ArrayLike, matrices: npt.ArrayLike, **kwargs: object) -> Trajectory:
+    def from_matrices(
+        cls, timestamps_us: npt.ArrayLike, matrices: npt.ArrayLike, **kwargs: object
+    ) -> Trajectory:
         """Build from ``(T, 4, 4)`` homogeneous matrices (rotations re-orthonormalised by scipy)."""
         from scipy.spatial.transform import Rotation
 

@@ -204,7 +204,11 @@ class CuboidTrack:
         if np.any((conf < 0) | (conf > 1)):
             raise InvalidInputError(f"{name}.confidence must lie in [0, 1], got {conf.tolist()}")
         for field_name, arr in (
-            ("timestamps_us", t), ("centers", c), ("sizes", s), ("rotations_wxyz", q), ("confidence", conf)
+            ("timestamps_us", t),
+            ("centers", c),
+            ("sizes", s),
+            ("rotations_wxyz", q),
+            ("confidence", conf),
         ):
             object.__setattr__(self, field_name, _readonly(arr))
         object.__setattr__(self, "attributes", tuple(self.attributes))
@@ -243,8 +247,14 @@ class CuboidTrack:
         """Build from (K, 7) kernel-layout boxes (yaw-only rotations)."""
         b = as_array(f"CuboidTrack[{track_id}].boxes", boxes, np.float64, (None, 7))
         return cls(
-            track_id, label, CoordinateFrame.parse(frame), np.asarray(timestamps_us), b[:, :3].copy(),
-            b[:, 3:6].copy(), yaw_to_quat_wxyz(b[:, 6]), **kwargs,
+            track_id,
+            label,
+            CoordinateFrame.parse(frame),
+            np.asarray(timestamps_us),
+            b[:, :3].copy(),
+            b[:, 3:6].copy(),
+            yaw_to_quat_wxyz(b[:, 6]),
+            **kwargs,
         )
 
 
@@ -260,7 +270,9 @@ class Link:
 
     def __post_init__(self) -> None:
         if not self.from_id or not self.to_id:
-            raise InvalidInputError(f"Link ids must be non-empty, got from_id={self.from_id!r} to_id={self.to_id!r}")
+            raise InvalidInputError(
+                f"Link ids must be non-empty, got from_id={self.from_id!r} to_id={self.to_id!r}"
+            )
         object.__setattr__(self, "attributes", MappingProxyType(dict(self.attributes)))
 
 
@@ -295,5 +307,6 @@ class Annotations:
     def merge(parts: Sequence[Annotations]) -> Annotations:
         """Concatenate annotation sets (ids must stay unique)."""
         return Annotations(
-            tuple(t for p in parts for t in p.tracks), tuple(link for p in parts for link in p.links)
+            tuple(t for p in parts for t in p.tracks),
+            tuple(link for p in parts for link in p.links),
         )

@@ -29,8 +29,13 @@ def _fail(exc: Exception) -> None:
 
 
 @app.callback()
-def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress.")] = False) -> None:
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+def _main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress.")] = False,
+) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
 
 
 @app.command()
@@ -99,10 +104,22 @@ def demo(
         rows += [
             ("PandaSet sample", "lidar sweeps", str(len(reopened.lidar[lidar_id]))),
             ("PandaSet sample", "points in first sweep", f"{len(sweep):,}"),
-            ("PandaSet sample", "point time span [ms]", f"{np.ptp(sweep.time_offset_us) / 1e3:.1f}"),
+            (
+                "PandaSet sample",
+                "point time span [ms]",
+                f"{np.ptp(sweep.time_offset_us) / 1e3:.1f}",
+            ),
             ("PandaSet sample", "cameras", str(len(reopened.cameras))),
-            ("PandaSet sample", "GT tracks (cars)", f"{len(reopened.annotations.tracks)} ({len(cars)})"),
-            ("PandaSet sample", "motion compensated", str(reopened.metadata.get("lidar_motion_compensated", "?"))),
+            (
+                "PandaSet sample",
+                "GT tracks (cars)",
+                f"{len(reopened.annotations.tracks)} ({len(cars)})",
+            ),
+            (
+                "PandaSet sample",
+                "motion compensated",
+                str(reopened.metadata.get("lidar_motion_compensated", "?")),
+            ),
             ("PandaSet sample", "open + convert [s]", f"{time.perf_counter() - t0:.2f}"),
         ]
         t0 = time.perf_counter()
@@ -115,7 +132,11 @@ def demo(
         rows += [
             ("simulated nuScenes-like", "lidar sweeps", str(len(sim.lidar[lid]))),
             ("simulated nuScenes-like", "points in first sweep", f"{len(sim.lidar[lid][0]):,}"),
-            ("simulated nuScenes-like", "cameras / radars", f"{len(sim.cameras)} / {len(sim.radar)}"),
+            (
+                "simulated nuScenes-like",
+                "cameras / radars",
+                f"{len(sim.cameras)} / {len(sim.radar)}",
+            ),
             ("simulated nuScenes-like", "GT tracks", str(len(gt.annotations.tracks))),
             ("simulated nuScenes-like", "simulate + write [s]", f"{time.perf_counter() - t0:.2f}"),
         ]

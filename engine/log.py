@@ -39,23 +39,19 @@ class Stream(Sequence[T], Generic[T]):
         ``load(index) -> capture``; called only when a capture is indexed.
     """
 
-    def __init__(
-        self, sensor_id: str, timestamps_us: npt.ArrayLike, load: Callable[[int], T]
-    ) -> None:
+    def __init__(self, sensor_id: str, timestamps_us: npt.ArrayLike, load: Callable[[int], T]) -> None:
         t = as_array(f"stream {sensor_id!r} timestamps_us", timestamps_us, np.int64, (None,))
         check_sorted(f"stream {sensor_id!r} timestamps_us", t)
         self.sensor_id = sensor_id
         self._timestamps = t
-        self._load = load
+        self._load: Callable[[int], T] = load
 
     @classmethod
     def from_items(cls, sensor_id: str, items: Sequence[T]) -> Stream[T]:
         """An in-memory stream over already-built captures."""
         for i, item in enumerate(items):
             if item.sensor_id != sensor_id:
-                raise InvalidInputError(
-                    f"stream {sensor_id!r} item {i} belongs to sensor {item.sensor_id!r}"
-                )
+                raise InvalidInputError(f"stream {sensor_id!r} item {i} belongs to sensor {item.sensor_id!r}")
         items = list(items)
         return cls(sensor_id, [it.timestamp_us for it in items], items.__getitem__)
 
@@ -129,14 +125,21 @@ class Log:
             raise InvalidTypeError(f"trajectory must be a Trajectory, got {type(self.trajectory).__name__}")
         for key, sensor in self.sensors.items():
             if key != sensor.sensor_id:
-                raise InvalidInputError(f"sensors key {key!r} differs from its sensor_id {sensor.sensor_id!r}")
-        for attr, kind in (("lidar", SensorKind.LIDAR), ("radar", SensorKind.RADAR), ("cameras", SensorKind.CAMERA)):
+                raise InvalidInputError(
+                    f"sensors key {key!r} differs from its sensor_id {sensor.sensor_id!r}"
+                )
+        for attr, kind in (
+            ("lidar", SensorKind.LIDAR),
+            ("radar", SensorKind.RADAR),
+            ("cameras", SensorKind.CAMERA),
+        ):
             streams: Mapping[str, Stream[Any]] = getattr(self, attr)
             for sid, stream in streams.items():
-                sensor = self.sensors.get(sid)
-                if sensor is None or sensor.kind is not kind:
+                owner = self.sensors.get(sid)
+                if owner is None or owner.kind is not kind:
                     raise InvalidInputError(
-                        f"{attr} stream {sid!r} has no {kind.value} sensor; sensors are {sorted(self.sensors)}"
+                        f"{attr} stream {sid!r} has no {kind.value} sensor; "
+                        f"sensors are {sorted(self.sensors)}"
                     )
                 if stream.sensor_id != sid:
                     raise InvalidInputError(f"{attr} stream key {sid!r} holds stream of {stream.sensor_id!r}")

@@ -61,7 +61,11 @@ class LidarSweep:
         pts = as_array("LidarSweep.points", self.points, np.float32, (None, 3))
         n = pts.shape[0]
         _set(self, "points", pts)
-        _set(self, "time_offset_us", as_array("LidarSweep.time_offset_us", self.time_offset_us, np.int32, (n,)))
+        _set(
+            self,
+            "time_offset_us",
+            as_array("LidarSweep.time_offset_us", self.time_offset_us, np.int32, (n,)),
+        )
         inten = as_array("LidarSweep.intensity", self.intensity, np.float32, (n,))
         _set(self, "intensity", inten)
         _set(self, "ring", as_array("LidarSweep.ring", self.ring, np.uint16, (n,)))
@@ -110,7 +114,11 @@ class RadarSweep:
         rv = as_array("RadarSweep.radial_velocity", self.radial_velocity, np.float32, (n,))
         _set(self, "radial_velocity", rv)
         _set(self, "rcs", as_array("RadarSweep.rcs", self.rcs, np.float32, (n,)))
-        _set(self, "time_offset_us", as_array("RadarSweep.time_offset_us", self.time_offset_us, np.int32, (n,)))
+        _set(
+            self,
+            "time_offset_us",
+            as_array("RadarSweep.time_offset_us", self.time_offset_us, np.int32, (n,)),
+        )
 
     def __len__(self) -> int:
         return int(self.points.shape[0])

@@ -114,9 +114,7 @@ def check_sorted(name: str, arr: npt.NDArray[Any], *, strict: bool = True) -> No
     if bad.any():
         i = int(np.argmax(bad))
         kind = "strictly increasing" if strict else "non-decreasing"
-        raise InvalidInputError(
-            f"{name} must be {kind}: element {i + 1} ({arr[i + 1]!r}) follows {arr[i]!r}"
-        )
+        raise InvalidInputError(f"{name} must be {kind}: element {i + 1} ({arr[i + 1]!r}) follows {arr[i]!r}")
 
 
 def check_unit_quaternions(name: str, q: npt.NDArray[np.float64], atol: float = 1e-6) -> None:

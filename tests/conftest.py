@@ -30,7 +30,9 @@ if not HAS_GPU:
 os.environ.setdefault("NUMBA_THREADING_LAYER", "omp")
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_PANDASET = Path(os.environ.get("FUSIONLABEL_PANDASET", REPO.parent / "shared" / "data" / "pandaset_seq002"))
+SHARED_PANDASET = Path(
+    os.environ.get("FUSIONLABEL_PANDASET", REPO.parent / "shared" / "data" / "pandaset_seq002")
+)
 SAMPLE_DIR = REPO / "data" / "samples" / "pandaset_seq002"
 
 
@@ -48,7 +50,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def pandaset_dir() -> Path:
     """The full PandaSet excerpt (50 sweeps) from ../shared; skips when that folder is absent."""
     if not (SHARED_PANDASET / "lidar").is_dir():
-        pytest.skip(f"PandaSet excerpt not found at {SHARED_PANDASET} (set FUSIONLABEL_PANDASET to point at it)")
+        pytest.skip(
+            f"PandaSet excerpt not found at {SHARED_PANDASET} (set FUSIONLABEL_PANDASET to point at it)"
+        )
     return SHARED_PANDASET
 
 

@@ -81,7 +81,10 @@ def annotations_from_dict(data: dict[str, Any]) -> Annotations:
             confidence=np.asarray(t["confidence"], dtype=np.float32),
             attributes=tuple(
                 AttributePath(
-                    a["name"], tuple(a["timestamps_us"]), tuple(a["values"]), a.get("sensor_id"),
+                    a["name"],
+                    tuple(a["timestamps_us"]),
+                    tuple(a["values"]),
+                    a.get("sensor_id"),
                     bool(a.get("static", False)),
                 )
                 for a in t.get("attributes", [])
@@ -92,8 +95,11 @@ def annotations_from_dict(data: dict[str, Any]) -> Annotations:
     )
     links = tuple(
         Link(
-            link["from_id"], link["to_id"], link.get("label", "link"),
-            bool(link.get("is_bidirectional", True)), link.get("attributes", {}),
+            link["from_id"],
+            link["to_id"],
+            link.get("label", "link"),
+            bool(link.get("is_bidirectional", True)),
+            link.get("attributes", {}),
         )
         for link in data.get("links", [])
     )

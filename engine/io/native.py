@@ -43,8 +43,18 @@ _INDEX_DTYPE = np.dtype([("timestamp_us", "<i8"), ("count", "<i8")])
 
 # Column schema per point-stream kind: (field name, little-endian dtype, per-point shape).
 _COLUMNS: dict[str, list[tuple[str, str, tuple[int, ...]]]] = {
-    "lidar": [("points", "<f4", (3,)), ("time_offset_us", "<i4", ()), ("intensity", "<f4", ()), ("ring", "<u2", ())],
-    "radar": [("points", "<f4", (3,)), ("radial_velocity", "<f4", ()), ("rcs", "<f4", ()), ("time_offset_us", "<i4", ())],
+    "lidar": [
+        ("points", "<f4", (3,)),
+        ("time_offset_us", "<i4", ()),
+        ("intensity", "<f4", ()),
+        ("ring", "<u2", ()),
+    ],
+    "radar": [
+        ("points", "<f4", (3,)),
+        ("radial_velocity", "<f4", ()),
+        ("rcs", "<f4", ()),
+        ("time_offset_us", "<i4", ()),
+    ],
 }
 
 
@@ -75,7 +85,13 @@ def _sensor_from_dict(d: dict[str, Any]) -> Sensor:
         from calibration.camera import CameraModel
 
         camera = CameraModel.from_dict(d["camera"])
-    return Sensor(d["id"], SensorKind.parse(d["kind"]), SE3.from_dict(d["ego_from_sensor"]), camera, d.get("metadata", {}))
+    return Sensor(
+        d["id"],
+        SensorKind.parse(d["kind"]),
+        SE3.from_dict(d["ego_from_sensor"]),
+        camera,
+        d.get("metadata", {}),
+    )
 
 
 class LogWriter:
@@ -101,7 +117,11 @@ class LogWriter:
     """
 
     def __init__(
-        self, path: str | Path, name: str, sensors: list[Sensor], trajectory: Trajectory,
+        self,
+        path: str | Path,
+        name: str,
+        sensors: list[Sensor],
+        trajectory: Trajectory,
         metadata: dict[str, Any] | None = None,
     ) -> None:
         self.path = Path(path)
@@ -119,7 +139,9 @@ class LogWriter:
     def _sensor(self, sensor_id: str, kind: SensorKind) -> Sensor:
         s = self._sensors.get(sensor_id)
         if s is None or s.kind is not kind:
-            raise InvalidInputError(f"no {kind.value} sensor {sensor_id!r}; sensors are {sorted(self._sensors)}")
+            raise InvalidInputError(
+                f"no {kind.value} sensor {sensor_id!r}; sensors are {sorted(self._sensors)}"
+            )
         return s
 
     def _append_index(self, sensor_id: str, timestamp_us: int, count: int) -> int:
@@ -178,7 +200,9 @@ class LogWriter:
             streams[kind][sid] = entry
         tr = self._trajectory
         np.savez(
-            self.path / "trajectory.npz", timestamps_us=tr.timestamps_us, translations=tr.translations,
+            self.path / "trajectory.npz",
+            timestamps_us=tr.timestamps_us,
+            translations=tr.translations,
             quaternions_wxyz=tr.quaternions_wxyz,
         )
         write_annotations(self.path / "annotations.json", self._annotations)
@@ -248,7 +272,9 @@ def _point_loader(
             n_items = count * int(np.prod(shape, dtype=np.int64))
             nbytes = n_items * np.dtype(dtype).itemsize
             if off + nbytes > mm.size:
-                raise LogFormatError(f"{path}: truncated (column {field!r} needs {off + nbytes} bytes, file has {mm.size})")
+                raise LogFormatError(
+                    f"{path}: truncated (column {field!r} needs {off + nbytes} bytes, file has {mm.size})"
+                )
             arrays[field] = mm[off : off + nbytes].view(dtype).reshape((count, *shape))
         cls = LidarSweep if kind == "lidar" else RadarSweep
         return cls(sensor_id=sensor_id, timestamp_us=int(index["timestamp_us"][i]), **arrays)
@@ -267,14 +293,18 @@ def read_native_log(path: str | Path) -> Log:
         raise LogFormatError(f"{str(root)!r}: manifest format {manifest.get('format')!r} is not {FORMAT!r}")
     if manifest.get("version") != VERSION:
         raise LogFormatError(
-            f"{str(root)!r}: manifest version {manifest.get('version')!r} is not supported (expected {VERSION})"
+            f"{str(root)!r}: manifest version {manifest.get('version')!r} is not supported "
+            f"(expected {VERSION})"
         )
     sensors = {s.sensor_id: s for s in (_sensor_from_dict(d) for d in manifest["sensors"])}
     tinfo = manifest["trajectory"]
     with np.load(root / tinfo["file"]) as npz:
         trajectory = Trajectory(
-            npz["timestamps_us"], npz["translations"], npz["quaternions_wxyz"],
-            Extrapolation(tinfo["extrapolation"]), int(tinfo["max_extrapolation_us"]),
+            npz["timestamps_us"],
+            npz["translations"],
+            npz["quaternions_wxyz"],
+            Extrapolation(tinfo["extrapolation"]),
+            int(tinfo["max_extrapolation_us"]),
         )
     streams: dict[str, dict[str, Stream[Any]]] = {"lidar": {}, "radar": {}, "camera": {}}
     for kind, entries in manifest["streams"].items():
@@ -283,19 +313,30 @@ def read_native_log(path: str | Path) -> Log:
             if kind == "camera":
                 images = json.loads((root / entry["dir"] / "images.json").read_text())
 
-                def load_frame(i: int, sid: str = sid, images: list[str | None] = images,
-                               index: npt.NDArray[Any] = index) -> CameraFrame:
+                def load_frame(
+                    i: int,
+                    sid: str = sid,
+                    images: list[str | None] = images,
+                    index: npt.NDArray[Any] = index,
+                ) -> CameraFrame:
                     return CameraFrame(sid, int(index["timestamp_us"][i]), images[i])
 
                 streams[kind][sid] = Stream(sid, index["timestamp_us"], load_frame)
             elif kind in _COLUMNS:
-                streams[kind][sid] = Stream(sid, index["timestamp_us"], _point_loader(root, kind, entry, index, sid))
+                streams[kind][sid] = Stream(
+                    sid, index["timestamp_us"], _point_loader(root, kind, entry, index, sid)
+                )
             else:
                 raise LogFormatError(f"{str(root)!r}: unknown stream kind {kind!r}")
     ann_path = root / manifest.get("annotations", "annotations.json")
     annotations = read_annotations(ann_path) if ann_path.exists() else Annotations()
     return Log(
-        name=manifest.get("name", root.name), sensors=sensors, trajectory=trajectory,
-        lidar=streams["lidar"], radar=streams["radar"], cameras=streams["camera"],
-        annotations=annotations, metadata={**manifest.get("metadata", {}), "path": str(root)},
+        name=manifest.get("name", root.name),
+        sensors=sensors,
+        trajectory=trajectory,
+        lidar=streams["lidar"],
+        radar=streams["radar"],
+        cameras=streams["camera"],
+        annotations=annotations,
+        metadata={**manifest.get("metadata", {}), "path": str(root)},
     )

@@ -38,7 +38,9 @@ def test_compose_inverse_and_points():
     a_from_b, b_from_c = random_se3(rng), random_se3(rng)
     pts = rng.normal(size=(50, 3))
     a_from_c = a_from_b @ b_from_c
-    np.testing.assert_allclose(a_from_c.transform_points(pts), a_from_b.transform_points(b_from_c.transform_points(pts)))
+    np.testing.assert_allclose(
+        a_from_c.transform_points(pts), a_from_b.transform_points(b_from_c.transform_points(pts))
+    )
     assert (a_from_b.inverse() @ a_from_b).isclose(SE3.identity())
     np.testing.assert_allclose(SE3.from_matrix(a_from_c.matrix).matrix, a_from_c.matrix)
     assert SE3.from_dict(a_from_c.to_dict()) == a_from_c
@@ -99,7 +101,11 @@ def test_slerp_matches_scipy():
 
     r = Rotation.random(2, random_state=3)
     alphas = np.linspace(0, 1, 11)
-    ours = slerp_wxyz(np.repeat(quat_xyzw_to_wxyz(r[:1].as_quat()), 11, 0), np.repeat(quat_xyzw_to_wxyz(r[1:].as_quat()), 11, 0), alphas)
+    ours = slerp_wxyz(
+        np.repeat(quat_xyzw_to_wxyz(r[:1].as_quat()), 11, 0),
+        np.repeat(quat_xyzw_to_wxyz(r[1:].as_quat()), 11, 0),
+        alphas,
+    )
     ref = Slerp([0, 1], r)(alphas)
     assert np.allclose((Rotation.from_quat(quat_wxyz_to_xyzw(ours)) * ref.inv()).magnitude(), 0, atol=1e-9)
 

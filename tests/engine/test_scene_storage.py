@@ -26,16 +26,25 @@ from kernels.errors import InvalidInputError, InvalidTypeError, LogFormatError
 
 def lidar_sweep(rng, t_us, n=100, sid="lidar_top"):
     return LidarSweep(
-        sid, t_us, rng.normal(size=(n, 3)).astype(np.float32) * 20,
-        rng.integers(-100_000, 0, n).astype(np.int32), rng.random(n).astype(np.float32),
+        sid,
+        t_us,
+        rng.normal(size=(n, 3)).astype(np.float32) * 20,
+        rng.integers(-100_000, 0, n).astype(np.int32),
+        rng.random(n).astype(np.float32),
         rng.integers(0, 32, n).astype(np.uint16),
     )
 
 
 def radar_sweep(rng, t_us, n=20, sid="radar_front"):
     f = np.float32
-    return RadarSweep(sid, t_us, rng.normal(size=(n, 3)).astype(f), rng.normal(size=n).astype(f),
-                      rng.normal(size=n).astype(f), np.zeros(n, np.int32))
+    return RadarSweep(
+        sid,
+        t_us,
+        rng.normal(size=(n, 3)).astype(f),
+        rng.normal(size=n).astype(f),
+        rng.normal(size=n).astype(f),
+        np.zeros(n, np.int32),
+    )
 
 
 def trajectory(n=11, dt_us=100_000):
@@ -46,14 +55,21 @@ def trajectory(n=11, dt_us=100_000):
 
 def sensors():
     return [
-        Sensor("lidar_top", SensorKind.LIDAR, SE3.from_yaw(0.0, [0.9, 0.0, 1.8]), metadata={"beams": 32}),
+        Sensor(
+            "lidar_top",
+            SensorKind.LIDAR,
+            SE3.from_yaw(0.0, [0.9, 0.0, 1.8]),
+            metadata={"beams": 32},
+        ),
         Sensor("radar_front", SensorKind.RADAR, SE3.from_yaw(0.0, [3.6, 0.0, 0.5])),
     ]
 
 
 def annotations(t0):
     track = CuboidTrack.from_boxes(
-        "car-1", "car", [t0, t0 + 100_000],
+        "car-1",
+        "car",
+        [t0, t0 + 100_000],
         [[10, 2, 0.8, 4.5, 1.9, 1.6, 3.1], [11, 2, 0.8, 4.5, 1.9, 1.6, -3.1]],
         confidence=np.array([0.5, 1.0], np.float32),
         attributes=(AttributePath("blinker", (t0, t0 + 50_000), ("off", "left")),),
@@ -68,10 +84,15 @@ def test_native_round_trip_is_bit_exact(tmp_path):
     sweeps = [lidar_sweep(rng, int(t)) for t in tr.timestamps_us[1:6]]
     radars = [radar_sweep(rng, int(t) + 3) for t in tr.timestamps_us[1:4]]
     ann = annotations(int(tr.timestamps_us[0]))
-    log = Log("unit", {s.sensor_id: s for s in sensors()}, tr,
-              lidar={"lidar_top": Stream.from_items("lidar_top", sweeps)},
-              radar={"radar_front": Stream.from_items("radar_front", radars)}, annotations=ann,
-              metadata={"source": "unit test"})
+    log = Log(
+        "unit",
+        {s.sensor_id: s for s in sensors()},
+        tr,
+        lidar={"lidar_top": Stream.from_items("lidar_top", sweeps)},
+        radar={"radar_front": Stream.from_items("radar_front", radars)},
+        annotations=ann,
+        metadata={"source": "unit test"},
+    )
     back = open_log(write_native_log(log, tmp_path / "log"))
     assert back.name == "unit" and back.metadata["source"] == "unit test"
     assert back.sensors["lidar_top"].ego_from_sensor == log.sensors["lidar_top"].ego_from_sensor
@@ -129,7 +150,16 @@ def test_600_sweep_log_opens_lazily(tmp_path):
     w = LogWriter(tmp_path / "long", "long", sensors()[:1], tr)
     template = lidar_sweep(rng, 0, n=2000)
     for t in tr.timestamps_us[1 : n + 1]:
-        w.add_lidar(LidarSweep("lidar_top", int(t), template.points, template.time_offset_us, template.intensity, template.ring))
+        w.add_lidar(
+            LidarSweep(
+                "lidar_top",
+                int(t),
+                template.points,
+                template.time_offset_us,
+                template.intensity,
+                template.ring,
+            )
+        )
     w.close()
     root = tmp_path / "long"
     with _OpenCounter(root) as opened:
@@ -196,7 +226,9 @@ def test_cuboid_and_track_validation():
         Cuboid((0, 0, 0), (1, 1, 1), (1, 1, 0, 0))
     box = Cuboid.from_array([1, 2, 3, 4.5, 1.8, 1.5, -2.0])
     np.testing.assert_allclose(box.to_array(), [1, 2, 3, 4.5, 1.8, 1.5, -2.0], rtol=1e-6)
-    with pytest.raises(InvalidInputError, match=r"CuboidTrack\[t\].timestamps_us must be strictly increasing"):
+    with pytest.raises(
+        InvalidInputError, match=r"CuboidTrack\[t\].timestamps_us must be strictly increasing"
+    ):
         CuboidTrack.from_boxes("t", "car", [2, 1], np.ones((2, 7)))
     with pytest.raises(InvalidInputError, match=r"CuboidTrack\[t\].sizes must be > 0: keyframe 1"):
         CuboidTrack.from_boxes("t", "car", [1, 2], [[0, 0, 0, 1, 1, 1, 0], [0, 0, 0, -1, 1, 1, 0]])
@@ -222,8 +254,12 @@ def test_sensor_and_log_validation():
         Sensor("cam", SensorKind.CAMERA, SE3.identity())
     rng = np.random.default_rng(3)
     with pytest.raises(InvalidInputError, match="lidar stream 'radar_front' has no lidar sensor"):
-        Log("x", {s.sensor_id: s for s in sensors()}, trajectory(),
-            lidar={"radar_front": Stream.from_items("radar_front", [lidar_sweep(rng, 1, sid="radar_front")])})
+        Log(
+            "x",
+            {s.sensor_id: s for s in sensors()},
+            trajectory(),
+            lidar={"radar_front": Stream.from_items("radar_front", [lidar_sweep(rng, 1, sid="radar_front")])},
+        )
     stream = Stream.from_items("lidar_top", [lidar_sweep(rng, t) for t in (10, 20, 30)])
     assert stream.nearest(24) == 1 and stream.nearest(26) == 2 and stream[-1].timestamp_us == 30
     with pytest.raises(IndexError, match="has 3 captures, index 3 is out of range"):
