@@ -1,28 +1,25 @@
-"""Calibration: rigid transforms, ego trajectories, and camera models."""
+"""Calibration: rigid transforms, ego trajectories, units, and camera models."""
 
+from calibration.camera import CameraModel
+from calibration.camera_formats import camera_from_opencv, camera_from_scale_legacy, camera_from_sfs
 from calibration.se3 import SE3, quat_wxyz_to_xyzw, quat_wxyz_to_yaw, quat_xyzw_to_wxyz, yaw_to_quat_wxyz
 from calibration.trajectory import Extrapolation, Trajectory, slerp_wxyz
+from calibration.units import ns_to_us, seconds_to_us, wrap_angle
 
 __all__ = [
     "SE3",
+    "CameraModel",
     "Extrapolation",
     "Trajectory",
+    "camera_from_opencv",
+    "camera_from_scale_legacy",
+    "camera_from_sfs",
+    "ns_to_us",
     "quat_wxyz_to_xyzw",
     "quat_wxyz_to_yaw",
     "quat_xyzw_to_wxyz",
+    "seconds_to_us",
     "slerp_wxyz",
+    "wrap_angle",
     "yaw_to_quat_wxyz",
 ]
-
-# Camera models (calibration.camera) are exported below once that module exists.
-try:
-    from calibration.camera import (  # noqa: F401
-        CameraModel,
-        camera_from_opencv,
-        camera_from_sfs,
-        camera_from_scale_legacy,
-    )
-
-    __all__ += ["CameraModel", "camera_from_opencv", "camera_from_sfs", "camera_from_scale_legacy"]
-except ImportError:  # pragma: no cover - only while calibration.camera is being written
-    pass

@@ -103,7 +103,7 @@ def project(
         if model == "omnidirectional":
             xi = pr[6]
             xm, ym = x / (z + xi * rng), y / (z + xi * rng)
-            valid = (theta < max_theta) & (xm * xm + ym * ym < max_r2)
+            valid = (theta < max_theta) & (z + xi * rng > 0) & (xm * xm + ym * ym < max_r2)
             xd, yd = _omni_distort(xm, ym, pr)
             return xd, yd, rng, valid
         if model == "cylindrical":
@@ -183,25 +183,27 @@ def unproject(
                 s = r * r
                 return r * (1 + k1 * s + k2 * s**2 + k3 * s**3) / (1 + k4 * s + k5 * s**2 + k6 * s**3)
 
-            alpha, ok = _invert_increasing(f_alpha, np.hypot(xd, yd), alpha_hi)
+            # Radial-only inverse as the start (clamped to the valid range), then full 2-D Newton.
+            alpha, _ = _invert_increasing(f_alpha, np.hypot(xd, yd), alpha_hi)
             dx, dy = _direction(xd, yd, np.hypot(xd, yd))
             r0 = np.tan(alpha)
-            xn, yn, conv = _newton_2d(lambda a, b: _bc_distort(a, b, pr), r0 * dx, r0 * dy, xd, yd)
-            ok = ok & conv & (xn * xn + yn * yn < max_r2) & (alpha < 0.5 * np.pi)
+            xn, yn, ok = _newton_2d(lambda a, b: _bc_distort(a, b, pr), r0 * dx, r0 * dy, xd, yd)
+            ok = ok & (xn * xn + yn * yn < max_r2)
             rays = np.stack([xn, yn, np.ones_like(xn)], axis=1)
             return rays / np.linalg.norm(rays, axis=1, keepdims=True), ok
         if model == "omnidirectional":
             xi = pr[6]
             s_hi = np.sqrt(max_r2) if np.isfinite(max_r2) else 1e6
             f_r = lambda r: r * (1 + pr[0] * r**2 + pr[1] * r**4 + pr[2] * r**6 + pr[3] * r**8)  # noqa: E731
-            r0, ok = _invert_increasing(f_r, np.hypot(xd, yd), s_hi)
+            r0, _ = _invert_increasing(f_r, np.hypot(xd, yd), s_hi)
             dx, dy = _direction(xd, yd, np.hypot(xd, yd))
-            xm, ym, conv = _newton_2d(lambda a, b: _omni_distort(a, b, pr), r0 * dx, r0 * dy, xd, yd)
+            xm, ym, ok = _newton_2d(lambda a, b: _omni_distort(a, b, pr), r0 * dx, r0 * dy, xd, yd)
             rm2 = xm * xm + ym * ym
+            # Inverse of Mei's map: the unit-sphere point is (lam xm, lam ym, lam - xi).
             lam = (xi + np.sqrt(1 + (1 - xi * xi) * rm2)) / (1 + rm2)
             rays = np.stack([lam * xm, lam * ym, lam - xi], axis=1)
-            theta = np.arccos(np.clip(rays[:, 2], -1.0, 1.0))
-            ok = ok & conv & (rm2 < max_r2) & (theta < max_theta) & np.isfinite(lam)
+            theta = np.arctan2(np.hypot(rays[:, 0], rays[:, 1]), rays[:, 2])
+            ok = ok & (rm2 < max_r2) & (theta < max_theta) & np.isfinite(lam)
             return rays, ok
         if model == "cylindrical":
             rays = np.stack([np.sin(xd), yd, np.cos(xd)], axis=1)

@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.spatial.transform import Rotation
 
+from calibration.units import wrap_angle
 from kernels.errors import InvalidInputError
 from kernels.validation import as_array, check_unit_quaternions
 
@@ -45,10 +46,10 @@ def yaw_to_quat_wxyz(yaw: npt.ArrayLike) -> F64:
 
 
 def quat_wxyz_to_yaw(q: npt.ArrayLike) -> F64:
-    """Heading [rad, in [-pi, pi]] of the rotated +x axis on the xy plane, for ``(..., 4)`` (w, x, y, z)."""
+    """Heading [rad, in [-pi, pi)] of the rotated +x axis on the xy plane, for ``(..., 4)`` (w, x, y, z)."""
     a = np.asarray(q, dtype=np.float64)
     w, x, y, z = a[..., 0], a[..., 1], a[..., 2], a[..., 3]
-    return np.asarray(np.arctan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z)))
+    return np.asarray(wrap_angle(np.arctan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))))
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,8 @@ Private: call the public functions of :mod:`kernels` instead; these trust their 
 
 Layout for speed (measured, see ``benchmarks/RESULTS.md``): projection reads structure-of-arrays
 ``x, y, z`` and writes one contiguous row per camera for ``u``, ``v``, ``depth`` and ``valid``; masks
-are combined with ``&`` (no short-circuit branches), so LLVM vectorises the per-point loop. Reading
+are combined with ``&`` (no short-circuit branches), so LLVM vectorises the per-point loop.
+Only ``soa_from_rows`` is cached on disk: numba's cache does not notice edits to inlined callees. Reading
 ``(N, 3)`` rows or writing interleaved ``(N, 2)`` pixels makes the same loop ~7x slower.
 """
 
@@ -18,9 +19,10 @@ import numpy as np
 from numba import prange
 from numba.np.unsafe.ndarray import to_fixed_tuple
 
-from kernels._jit import compile_module, model_projector
+from kernels._jit import model_projector
 from kernels._math import camera as _camera_math
 from kernels._math import transform as _transform_math
+from kernels._math.retarget import retarget
 
 __all__ = [
     "deskew",
@@ -31,8 +33,8 @@ __all__ = [
 ]
 
 _INLINE = numba.njit(inline="always")
-_CAM = compile_module(_camera_math, _INLINE)
-_TF = compile_module(_transform_math, _INLINE)
+_CAM = retarget(_camera_math.DEVICE_FUNCTIONS, _INLINE)
+_TF = retarget(_transform_math.DEVICE_FUNCTIONS, _INLINE)
 
 _INTR_SIZE = _camera_math.INTR_SIZE
 _apply_rt = _TF["apply_rt"]
@@ -95,7 +97,7 @@ def project_kernel(model_id: int) -> Any:
     return kernel
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(parallel=True)
 def depth_buffer(u: Any, v: Any, depth: Any, valid: Any, sizes: Any, out: Any) -> None:  # pragma: no cover
     """Nearest depth per pixel: ``out[c, floor(v), floor(u)] = min(depth)`` over valid points.
 
@@ -114,7 +116,7 @@ def depth_buffer(u: Any, v: Any, depth: Any, valid: Any, sizes: Any, out: Any) -
                     out[c, row, col] = d
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(parallel=True)
 def deskew(
     points: Any,
     offsets: Any,
@@ -145,7 +147,7 @@ def deskew(
         out[i, 2] = oz
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(parallel=True)
 def radar_velocity(
     points: Any,
     v_r: Any,

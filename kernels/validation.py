@@ -17,6 +17,7 @@ from kernels.errors import InvalidInputError, InvalidTypeError
 __all__ = [
     "as_array",
     "check_finite",
+    "check_rigid_transform",
     "check_sorted",
     "check_unit_quaternions",
     "describe_bad",
@@ -128,3 +129,16 @@ def check_unit_quaternions(name: str, q: npt.NDArray[np.float64], atol: float = 
             f"{name} must hold unit quaternions (w, x, y, z): row {idx if q.ndim > 1 else 0} "
             f"= {np.asarray(row).tolist()} has norm {float(np.atleast_1d(norm)[idx]):.9g}"
         )
+
+
+def check_rigid_transform(name: str, matrix: npt.NDArray[np.float64], atol: float = 1e-6) -> None:
+    """Raise unless the (4, 4) ``matrix`` is a rigid transform: orthonormal rotation, det +1, last row 0 0 0 1."""
+    rot = matrix[:3, :3]
+    err = float(np.abs(rot.T @ rot - np.eye(3)).max())
+    if err > atol or np.linalg.det(rot) <= 0.0:
+        raise InvalidInputError(
+            f"{name} must be a rigid transform: rotation block is not orthonormal with det +1 "
+            f"(|R^T R - I| = {err:.3g}, det = {float(np.linalg.det(rot)):.6g})"
+        )
+    if not np.array_equal(matrix[3], [0.0, 0.0, 0.0, 1.0]):
+        raise InvalidInputError(f"{name} must have last row [0, 0, 0, 1], got {matrix[3].tolist()}")

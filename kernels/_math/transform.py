@@ -259,3 +259,19 @@ def radar_point_velocity(  # type: ignore[no-untyped-def]
     uy = (rt[4] * x + rt[5] * y + rt[6] * z) * inv
     uz = (rt[8] * x + rt[9] * y + rt[10] * z) * inv
     return radial_velocity_compensated(v_r, bx, by, bz, ux, uy, uz)
+
+
+#: Every function of this module, to compile as one group (see :func:`kernels._math.retarget.retarget`).
+DEVICE_FUNCTIONS = (
+    quat_rotate,
+    quat_mul,
+    slerp,
+    find_segment,
+    segment_alpha,
+    pose_at,
+    segment_velocity,
+    apply_rt,
+    radial_velocity_compensated,
+    deskew_point,
+    radar_point_velocity,
+)

@@ -148,3 +148,27 @@ def test_pose_at_matches_matrices():
     np.testing.assert_allclose(tr.pose_at(700_000).matrix, tr.matrices_at([700_000])[0], atol=1e-12)
     tr2 = Trajectory.from_matrices(tr.timestamps_us, tr.matrices_at(tr.timestamps_us))
     np.testing.assert_allclose(tr2.translations, tr.translations)
+
+
+def test_wrap_angle_and_time_units():
+    from calibration import ns_to_us, seconds_to_us, wrap_angle
+
+    assert wrap_angle(np.pi) == -np.pi
+    assert float(quat_wxyz_to_yaw(yaw_to_quat_wxyz(np.pi))) == -np.pi
+    np.testing.assert_allclose(
+        wrap_angle(np.array([3 * np.pi / 2, -3 * np.pi / 2, 0.1])), [-np.pi / 2, np.pi / 2, 0.1]
+    )
+    assert seconds_to_us(1557539956.500022) == 1557539956500022
+    assert ns_to_us(1500) == 2 and ns_to_us(-1500) == -1
+    assert ns_to_us(np.array([1_557_539_956_500_022_499], dtype=np.int64))[0] == 1_557_539_956_500_022
+    with pytest.raises(InvalidInputError, match="t_ns must be integer nanoseconds"):
+        ns_to_us(1.5)
+
+
+@given(st.floats(-1e4, 1e4, allow_nan=False))
+def test_wrap_angle_range(a):
+    from calibration import wrap_angle
+
+    w = wrap_angle(a)
+    assert -np.pi <= w < np.pi
+    assert abs(np.cos(w) - np.cos(a)) < 1e-6 and abs(np.sin(w) - np.sin(a)) < 1e-6
