@@ -16,7 +16,11 @@ from numpy.polynomial import polynomial as P
 
 from kernels._math import camera as km
 
-__all__ = ["SPECS", "ModelSpec", "model_limits", "pack_intrinsics"]
+__all__ = ["R2_CAP", "SPECS", "ModelSpec", "model_limits", "pack_intrinsics"]
+
+#: Largest squared normalised radius ever valid on a pinhole-like plane (r = 1000, 89.94 degrees
+#: off-axis for brown_conrady): keeps the search for the monotonic range on a bounded interval.
+R2_CAP = 1e6
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,32 +74,39 @@ SPECS: dict[str, ModelSpec] = {
 }
 
 
-def _first_positive_root(coeffs: list[float], hi: float = math.inf) -> float:
-    """Smallest real root in (0, hi) of the polynomial with ascending ``coeffs``; ``hi`` if none.
+def _first_positive_root(coeffs: list[float] | npt.NDArray[np.float64], hi: float) -> float:
+    """First t in (0, hi) where the polynomial with ascending ``coeffs`` stops being positive.
 
-    Roots are found with the companion matrix, then polished by bisection on a sign change.
+    Returns ``hi`` if it stays positive, 0 if it is not positive at 0. The polynomial is rescaled to ``w = t / hi`` in [0, 1]. Candidates come from the companion
+    matrix roots (near-real ones) and from a dense sign scan; sign changes are polished by
+    bisection. A double root that only touches zero also counts (conservative).
     """
-    c = np.trim_zeros(np.asarray(coeffs, dtype=np.float64), "b")
-    if c.size <= 1:
-        return hi
-    roots = P.polyroots(c)
-    real = roots.real[(np.abs(roots.imag) <= 1e-7 * (1.0 + np.abs(roots.real))) & (roots.real > 0)]
-    real = real[real < hi]
-    if real.size == 0:
-        return hi
-    r = float(real.min())
-    lo_x, hi_x = r * (1 - 1e-6), r * (1 + 1e-6)
-    f_lo, f_hi = P.polyval(lo_x, c), P.polyval(hi_x, c)
-    if f_lo * f_hi < 0:
-        for _ in range(80):
-            mid = 0.5 * (lo_x + hi_x)
-            f_mid = P.polyval(mid, c)
-            if f_mid * f_lo > 0:
-                lo_x, f_lo = mid, f_mid
+    c = np.asarray(coeffs, dtype=np.float64) * hi ** np.arange(len(coeffs), dtype=np.float64)
+    if not c[0] > 0:
+        return 0.0
+    c = c / np.abs(c).max()
+    nz = np.nonzero(np.abs(c) > 1e-13)[0]
+    c = c[: nz[-1] + 1]
+    best = 1.0
+    if c.size > 1:
+        roots = P.polyroots(c)
+        near_real = np.abs(roots.imag) <= 1e-7 * (1.0 + np.abs(roots.real))
+        best = min([best] + [float(r) for r in roots.real[near_real] if 0.0 < r < 1.0])
+    w = np.linspace(0.0, 1.0, 20001)
+    bad = np.nonzero(P.polyval(w, c) <= 0.0)[0]
+    if bad.size and w[bad[0]] <= best:
+        lo, hi_w = float(w[bad[0] - 1]), float(w[bad[0]])
+    else:
+        lo, hi_w = best * (1 - 1e-6), min(best * (1 + 1e-6), 1.0)
+    if P.polyval(lo, c) > 0 >= P.polyval(hi_w, c):
+        for _ in range(60):
+            mid = 0.5 * (lo + hi_w)
+            if P.polyval(mid, c) > 0:
+                lo = mid
             else:
-                hi_x = mid
-        r = lo_x
-    return min(r, hi)
+                hi_w = mid
+        best = lo
+    return best * hi
 
 
 def _poly_derivative_of_odd(coeffs_even: list[float]) -> list[float]:
@@ -117,7 +128,8 @@ def model_limits(name: str, params: tuple[float, ...]) -> tuple[float, float]:
     -------
     max_r2 : float
         Bound on the squared normalised radius (``brown_conrady``: ``(X/Z)^2 + (Y/Z)^2``;
-        ``omnidirectional``: on the unit-sphere projection plane); ``inf`` when unbounded or unused.
+        ``omnidirectional``: on the unit-sphere projection plane), at most :data:`R2_CAP`;
+        ``inf`` for models that do not use it.
     max_theta : float
         Bound on the angle from the optical axis [rad], at most pi; pi/2 for ``brown_conrady``.
     """
@@ -131,14 +143,14 @@ def model_limits(name: str, params: tuple[float, ...]) -> tuple[float, float]:
             P.polymul(num, den),
             P.polymul([0.0, 2.0], P.polysub(P.polymul(P.polyder(num), den), P.polymul(num, P.polyder(den)))),
         )
-        s_max = min(_first_positive_root(list(g)), _first_positive_root(den))
+        s_max = min(_first_positive_root(g, R2_CAP), _first_positive_root(den, R2_CAP))
         return s_max, 0.5 * math.pi
     if name == "fisheye":
         s_max = _first_positive_root(_poly_derivative_of_odd([1.0, *params]), math.pi**2)
         return inf, math.sqrt(s_max)
     if name == "omnidirectional":
         k1, k2, k3, k4, _p1, _p2, xi = params
-        s_max = _first_positive_root(_poly_derivative_of_odd([1.0, k1, k2, k3, k4]))
+        s_max = _first_positive_root(_poly_derivative_of_odd([1.0, k1, k2, k3, k4]), R2_CAP)
         # Mei: m = sin(t) / (cos(t) + xi); needs cos + xi > 0 and dm/dt ~ 1 + xi cos > 0.
         c = xi if xi <= 1.0 else 1.0 / xi
         return s_max, math.acos(-c)
@@ -152,7 +164,7 @@ def model_limits(name: str, params: tuple[float, ...]) -> tuple[float, float]:
         phi_end = math.atan(math.pi)
         phi_max = min(
             math.sqrt(_first_positive_root(_poly_derivative_of_odd([1.0, *params]), phi_end**2)),
-            _first_positive_root(list(P.polysub(poly_r, [0.5 * math.pi])), phi_end),
+            _first_positive_root(P.polysub([0.5 * math.pi], poly_r), phi_end),
         )
         return inf, min(math.tan(phi_max), math.pi)
     if name == "ftheta":

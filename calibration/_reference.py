@@ -107,11 +107,11 @@ def project(
             xd, yd = _omni_distort(xm, ym, pr)
             return xd, yd, rng, valid
         if model == "cylindrical":
-            h = np.hypot(x, z)
+            h = np.sqrt(x * x + z * z)
             valid = h > 1e-9 * np.abs(y)
             return np.arctan2(x, z), y / h, rng, valid
         if model == "equirectangular":
-            h = np.hypot(x, z)
+            h = np.sqrt(x * x + z * z)
             return np.arctan2(x, z), np.arcsin(y / rng), rng, h > 0
         rd = radial_function(model, pr)(theta)
         dx, dy = _direction(x, y, rho)

@@ -205,7 +205,8 @@ class CameraModel:
         """
         pts = as_array("points_cam", points_cam, np.float64, (None, 3))
         xd, yd, depth, valid = _reference.project(self.model, self.params, self._limits, pts)
-        uv = np.stack([self.fx * xd + self.skew * yd + self.cx, self.fy * yd + self.cy], axis=1)
+        with np.errstate(invalid="ignore", over="ignore"):
+            uv = np.stack([self.fx * xd + self.skew * yd + self.cx, self.fy * yd + self.cy], axis=1)
         valid = valid & np.isfinite(uv).all(axis=1)
         uv[~valid] = np.nan
         return uv, np.asarray(depth, dtype=np.float64), valid

@@ -6,6 +6,7 @@ seconds and nanoseconds are converted here, once, at the reader's boundary.
 
 from __future__ import annotations
 
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
 
 import numpy as np
@@ -35,14 +36,23 @@ def wrap_angle(angle: npt.ArrayLike) -> Any:
     return float(out) if out.ndim == 0 else out
 
 
-def seconds_to_us(t_s: npt.ArrayLike) -> Any:
-    """Seconds (float) to int64 microseconds, rounded to the nearest µs (never truncated).
+def seconds_to_us(t_s: npt.ArrayLike | str | Decimal) -> Any:
+    """Seconds to int64 microseconds, rounded to the nearest µs (never truncated).
+
+    Floats (scalars or arrays) are rounded with ``rint``. Decimal text (``"1557539956.500022"``) or a
+    :class:`~decimal.Decimal` is converted exactly, rounding half-even, which keeps every digit of
+    timestamps that float64 cannot hold to the microsecond.
 
     Examples
     --------
     >>> seconds_to_us(1557539956.500022)
     1557539956500022
     """
+    if isinstance(t_s, str | Decimal):
+        try:
+            return int((Decimal(t_s) * 1_000_000).to_integral_value(rounding=ROUND_HALF_EVEN))
+        except InvalidOperation:
+            raise InvalidInputError(f"t_s must be decimal seconds, got {t_s!r}") from None
     a = np.asarray(t_s, dtype=np.float64)
     if a.size and not np.isfinite(a).all():
         raise InvalidInputError(f"t_s must be finite seconds, got {a.ravel()[~np.isfinite(a.ravel())][0]!r}")

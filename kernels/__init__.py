@@ -1,1 +1,39 @@
-"""kernels package."""
+"""Kernels of fusionlabel: per-element math written once, compiled for the CPU (numba) and CUDA.
+
+Public entry points validate their inputs once and pick the backend from where the arrays live
+(NumPy -> CPU; CuPy arrays or CUDA torch tensors -> GPU, results stay on the device); ``backend=``
+forces one. See ``kernels/dispatch.py`` for the rules and ``docs`` for the conventions.
+"""
+
+from kernels.deskew import FusedPoints, SensorPoints, deskew, fuse
+from kernels.device import CudaStatus, cuda_status
+from kernels.dispatch import Backend
+from kernels.motion import Frame, OutOfRange, PoseTrack, camera_from_points_at
+from kernels.projection import (
+    CompactProjection,
+    DenseProjection,
+    KernelCamera,
+    Output,
+    project_points,
+    project_to_cameras,
+)
+
+__all__ = [
+    "Backend",
+    "CompactProjection",
+    "CudaStatus",
+    "DenseProjection",
+    "Frame",
+    "FusedPoints",
+    "KernelCamera",
+    "OutOfRange",
+    "Output",
+    "PoseTrack",
+    "SensorPoints",
+    "camera_from_points_at",
+    "cuda_status",
+    "deskew",
+    "fuse",
+    "project_points",
+    "project_to_cameras",
+]

@@ -255,11 +255,17 @@ def project_points(points: Any, camera: KernelCamera, *, backend: str | Backend 
     project_to_cameras : many cameras, with extrinsics, in one call.
     """
     res = project_to_cameras(points, [camera], np.eye(4)[None], backend=backend)
-    assert isinstance(res, DenseProjection)  # dense output requested above  # noqa: S101
+    if not isinstance(res, DenseProjection):  # pragma: no cover - dense is the default output
+        raise TypeError("project_to_cameras returned compact output")
     if _is_torch(res.u):
         import torch
 
         return torch.stack((res.u[0], res.v[0]), dim=1), res.depth[0], res.valid[0]
+    if _library_of(res.u) == "numba":  # plain numba device arrays: interleave on the host
+        from kernels.cuda import cuda
+
+        uv_host = np.stack((res.u.copy_to_host()[0], res.v.copy_to_host()[0]), axis=1)
+        return cuda.to_device(uv_host), res.depth[0], res.valid[0]
     xp = _array_module(res.u)
     uv = xp.empty((res.u.shape[1], 2), np.float32)
     uv[:, 0] = res.u[0]
@@ -267,8 +273,12 @@ def project_points(points: Any, camera: KernelCamera, *, backend: str | Backend 
     return uv, res.depth[0], res.valid[0]
 
 
+def _library_of(value: Any) -> str:
+    return type(value).__module__.split(".")[0]
+
+
 def _is_torch(value: Any) -> bool:
-    return type(value).__module__.split(".")[0] == "torch"
+    return _library_of(value) == "torch"
 
 
 def _array_module(value: Any) -> Any:

@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (the README template holds Markdown table rows)
 """Cut the bundled sample ``data/samples/pandaset_seq002`` out of the full PandaSet excerpt.
 
 Usage::
@@ -83,9 +84,10 @@ def make_sample(src: Path, dst: Path) -> int:
     for image in IMAGES:
         shutil.copyfile(src / "camera" / image, dst / "camera" / image)
     (dst / "labels").mkdir()
-    with open(src / "labels" / "cuboids_world.csv", newline="") as fin, open(
-        dst / "labels" / "cuboids_world.csv", "w", newline=""
-    ) as fout:
+    with (
+        open(src / "labels" / "cuboids_world.csv", newline="") as fin,
+        open(dst / "labels" / "cuboids_world.csv", "w", newline="") as fout,
+    ):
         reader = csv.reader(fin)
         writer = csv.writer(fout, lineterminator="\n")
         header = next(reader)

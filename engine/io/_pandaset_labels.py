@@ -72,7 +72,9 @@ def _attributes(
     return static, tuple(paths)
 
 
-def _track(track_id: str, rows: list[dict[str, str]], frame_times_us: Sequence[int], source: str) -> CuboidTrack:
+def _track(
+    track_id: str, rows: list[dict[str, str]], frame_times_us: Sequence[int], source: str
+) -> CuboidTrack:
     rows.sort(key=lambda r: int(r["frame"]))
     frames = [int(r["frame"]) for r in rows]
     if len(set(frames)) != len(frames):
@@ -80,14 +82,18 @@ def _track(track_id: str, rows: list[dict[str, str]], frame_times_us: Sequence[i
     bad = [f for f in frames if not 0 <= f < len(frame_times_us)]
     if bad:
         raise LogFormatError(
-            f"{source}: track {track_id!r} refers to frame {bad[0]}, outside the {len(frame_times_us)} posed frames"
+            f"{source}: track {track_id!r} refers to frame {bad[0]}, "
+            f"outside the {len(frame_times_us)} posed frames"
         )
     labels = {r["label"] for r in rows}
     if len(labels) != 1:
         raise LogFormatError(f"{source}: track {track_id!r} changes label over time: {sorted(labels)}")
     t = [frame_times_us[f] for f in frames]
     num = np.array(
-        [[float(r[k]) for k in ("x", "y", "z", "length_m", "width_m", "height_m", "heading_rad")] for r in rows],
+        [
+            [float(r[k]) for k in ("x", "y", "z", "length_m", "width_m", "height_m", "heading_rad")]
+            for r in rows
+        ],
         dtype=np.float64,
     )
     static, paths = _attributes(rows, t)
@@ -105,7 +111,10 @@ def _track(track_id: str, rows: list[dict[str, str]], frame_times_us: Sequence[i
 
 
 def read_cuboids_csv(
-    path: str | Path, frame_times_us: Sequence[int], *, drop_sensor_ids: Iterable[str] = (PANDAR_GT_SENSOR_ID,)
+    path: str | Path,
+    frame_times_us: Sequence[int],
+    *,
+    drop_sensor_ids: Iterable[str] = (PANDAR_GT_SENSOR_ID,),
 ) -> tuple[Annotations, int]:
     """Read ``cuboids_world.csv`` into world-frame cuboid tracks, one per ``uuid``.
 

@@ -227,7 +227,11 @@ class LogWriter:
 
 
 def write_native_log(log: Log, path: str | Path) -> Path:
-    """Write a whole :class:`~engine.log.Log` (streams are read one capture at a time)."""
+    """Write a whole :class:`~engine.log.Log` (streams are read one capture at a time).
+
+    Image references relative to the source log (``log.metadata["path"]``) are stored as absolute
+    paths, so the new log still finds its images; pixels are not copied.
+    """
     w = LogWriter(path, log.name, list(log.sensors.values()), log.trajectory, dict(log.metadata))
     for stream in log.lidar.values():
         for sweep in stream:
@@ -235,8 +239,14 @@ def write_native_log(log: Log, path: str | Path) -> Path:
     for rstream in log.radar.values():
         for rsweep in rstream:
             w.add_radar(rsweep)
+    # Image references relative to the source log's folder would dangle in the new folder: make them absolute.
+    source_root = log.metadata.get("path")
     for cstream in log.cameras.values():
         for frame in cstream:
+            if source_root and frame.image and not Path(frame.image).is_absolute():
+                frame = CameraFrame(
+                    frame.sensor_id, frame.timestamp_us, str(Path(source_root).resolve() / frame.image)
+                )
             w.add_camera_frame(frame)
     w.set_annotations(log.annotations)
     return w.close()

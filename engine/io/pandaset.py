@@ -31,7 +31,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Sequence
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +41,7 @@ from scipy.spatial.transform import Rotation
 
 from calibration.se3 import SE3, quat_xyzw_to_wxyz
 from calibration.trajectory import Trajectory
+from calibration.units import seconds_to_us
 from engine.annotations import Annotations
 from engine.io._pandaset_labels import PANDAR_GT_SENSOR_ID, read_cuboids_csv
 from engine.log import Log, Stream
@@ -51,7 +52,7 @@ from kernels.errors import LogFormatError
 if TYPE_CHECKING:
     from calibration.camera import CameraModel
 
-__all__ = ["EGO_FROM_LIDAR", "IMAGE_HEIGHT", "IMAGE_WIDTH", "is_pandaset", "read_pandaset"]
+__all__ = ["EGO_FROM_LIDAR", "IMAGE_HEIGHT", "IMAGE_WIDTH", "is_pandaset", "read_pandaset", "seconds_to_us"]
 
 logger = logging.getLogger(__name__)
 
@@ -70,13 +71,8 @@ SOURCE = (
 _POSES = Path("meta") / "lidar_poses_4x4.txt"
 
 
-def seconds_to_us(seconds: str | Decimal) -> int:
-    """Exact conversion of decimal seconds (text or Decimal) to integer microseconds, rounded half-even."""
-    return int((Decimal(seconds) * 1_000_000).to_integral_value(rounding=ROUND_HALF_EVEN))
-
-
 def is_pandaset(path: str | Path) -> bool:
-    """Whether ``path`` looks like a PandaSet sequence folder (``meta/lidar_poses_4x4.txt`` and ``lidar/``)."""
+    """Whether ``path`` looks like a PandaSet folder (has ``meta/lidar_poses_4x4.txt`` and ``lidar/``)."""
     p = Path(path)
     return (p / _POSES).is_file() and (p / "lidar").is_dir()
 
@@ -97,7 +93,9 @@ def _read_trajectory(root: Path) -> tuple[Trajectory, list[int]]:
         raise LogFormatError(f"{str(root / _POSES)!r}: expected rows of 'frame timestamp_s' + 16 numbers")
     frames = [int(r[0]) for r in rows]
     if frames != list(range(len(rows))):
-        raise LogFormatError(f"{str(root / _POSES)!r}: frames must be 0..{len(rows) - 1} in order, got {frames}")
+        raise LogFormatError(
+            f"{str(root / _POSES)!r}: frames must be 0..{len(rows) - 1} in order, got {frames}"
+        )
     times = [seconds_to_us(r[1]) for r in rows]
     world_from_lidar = np.array([[float(v) for v in r[2:]] for r in rows]).reshape(-1, 4, 4)
     world_from_ego = world_from_lidar @ EGO_FROM_LIDAR.inverse().matrix
@@ -124,7 +122,9 @@ def _sweep_index(root: Path, frame_times_us: Sequence[int]) -> list[tuple[int, i
             raise LogFormatError(f"{str(root / 'lidar')!r}: sweep file {frame:02d}.npz has no pose")
     missing = sorted(set(counts) - set(present))
     if missing:
-        logger.info("%s: sweeps.txt lists %d sweeps without a file (skipped): %s", root, len(missing), missing)
+        logger.info(
+            "%s: sweeps.txt lists %d sweeps without a file (skipped): %s", root, len(missing), missing
+        )
     return [(f, counts.get(f)) for f in present]
 
 
@@ -147,7 +147,9 @@ def _sweep_loader(
         stamp = frame_times_us[frame]
         rel = offsets.astype(np.int64) + (seconds_to_us(start_s) - stamp)
         if rel.size and (rel.min() < np.iinfo(np.int32).min or rel.max() > np.iinfo(np.int32).max):
-            raise LogFormatError(f"{str(path)!r}: point times lie too far from the frame timestamp {stamp} µs")
+            raise LogFormatError(
+                f"{str(path)!r}: point times lie too far from the frame timestamp {stamp} µs"
+            )
         return LidarSweep(
             sensor_id=sensor_id,
             timestamp_us=stamp,
@@ -196,9 +198,7 @@ def _ego_from_camera(
     return SE3.from_quaternion(quat_xyzw_to_wxyz(r_med.as_quat()), t_med), spread_m, spread_rad
 
 
-def _cameras(
-    root: Path, trajectory: Trajectory
-) -> tuple[list[Sensor], dict[str, Stream[CameraFrame]]]:
+def _cameras(root: Path, trajectory: Trajectory) -> tuple[list[Sensor], dict[str, Stream[CameraFrame]]]:
     sensors: list[Sensor] = []
     streams: dict[str, Stream[CameraFrame]] = {}
     cam_root = root / "camera"
@@ -218,7 +218,11 @@ def _cameras(
             "extrinsic_spread_m": spread_m,
             "extrinsic_spread_rad": spread_rad,
         }
-        sensors.append(Sensor(cam, SensorKind.CAMERA, ego_from_cam, _camera_model(_load_json(d / "intrinsics.json")), meta))
+        sensors.append(
+            Sensor(
+                cam, SensorKind.CAMERA, ego_from_cam, _camera_model(_load_json(d / "intrinsics.json")), meta
+            )
+        )
         jpgs = {p.stem for p in d.glob("*.jpg")}
         images = [f"camera/{cam}/{i:02d}.jpg" if f"{i:02d}" in jpgs else None for i in range(times.size)]
         frames = [CameraFrame(cam, int(t), img) for t, img in zip(times, images, strict=True)]
@@ -226,9 +230,7 @@ def _cameras(
     return sensors, streams
 
 
-def read_pandaset(
-    path: str | Path, *, lidar_id: str = "pandar64", drop_pandargt_cuboids: bool = True
-) -> Log:
+def read_pandaset(path: str | Path, *, lidar_id: str = "pandar64", drop_pandargt_cuboids: bool = True) -> Log:
     """Open a PandaSet sequence folder as a :class:`~engine.log.Log` (sweeps load lazily).
 
     Parameters

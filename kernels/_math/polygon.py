@@ -1,0 +1,205 @@
+"""Per-pair rotated-box overlap math (exact BEV polygon intersection) shared by the CPU and CUDA kernels.
+
+Plain scalar functions (see :mod:`kernels._math`): ``math``, scalars and array indexing only; no
+allocation. Functions that need room for polygon vertices take a caller-allocated float64
+``scratch`` array of :data:`SCRATCH_SIZE` elements (CPU: one ``np.empty`` per loop row; CUDA:
+``cuda.local.array``). The scratch holds two vertex slots of :data:`SLOT` floats each pair
+(x at ``slot * 2 * SLOT + i``, y at ``slot * 2 * SLOT + SLOT + i``).
+
+Boxes are rows of the float64 parameter arrays of :mod:`kernels._math.box`
+(``cx, cy, cz, l/2, w/2, h/2, cos yaw, sin yaw, r``; the columns are repeated here as numbers so this
+module stays self-contained; compile it with :func:`kernels._math.retarget.retarget`).
+
+Method: box ``a``'s BEV rectangle is expressed in box ``b``'s own frame (centres subtracted first, so
+large world coordinates lose no precision), clipped by ``b``'s four axis-aligned half-planes
+(Sutherland-Hodgman; a convex quadrilateral clipped four times has at most 8 vertices) and its
+area taken with the shoelace formula. Pairs whose circumscribed circles are disjoint skip the
+polygon work. Degenerate boxes (zero length or width) have zero area; a pair with an empty union
+gets IoU 0.
+"""
+
+from __future__ import annotations
+
+#: Vertices one scratch slot can hold (Sutherland-Hodgman needs 8, the monotone hull 16).
+SLOT = 16
+SCRATCH_SIZE = 4 * SLOT
+
+#: Overlap measures (``mode`` argument of :func:`pair_overlap`).
+IOU_BEV = 0
+IOU_3D = 1
+GIOU_BEV = 2
+GIOU_3D = 3
+
+
+def _x(slot: int, i: int) -> int:
+    return slot * 2 * SLOT + i
+
+
+def _y(slot: int, i: int) -> int:
+    return slot * 2 * SLOT + SLOT + i
+
+
+def load_rect_in_frame(ra, i: int, rb, j: int, scratch, slot: int) -> None:  # type: ignore[no-untyped-def]
+    """Write the 4 BEV corners of box ``ra[i]`` (counter-clockwise) in the frame of box ``rb[j]``."""
+    ca = ra[i, 6]
+    sa = ra[i, 7]
+    cb = rb[j, 6]
+    sb = rb[j, 7]
+    ox = ra[i, 0] - rb[j, 0]
+    oy = ra[i, 1] - rb[j, 1]
+    hl = ra[i, 3]
+    hw = ra[i, 4]
+    for k in range(4):
+        u = hl if (k == 0) | (k == 3) else -hl
+        v = hw if k < 2 else -hw
+        wx = ox + ca * u - sa * v
+        wy = oy + sa * u + ca * v
+        scratch[_x(slot, k)] = cb * wx + sb * wy
+        scratch[_y(slot, k)] = cb * wy - sb * wx
+
+
+def clip_axis(scratch, src: int, n: int, dst: int, axis: int, sign: float, bound: float) -> int:  # type: ignore[no-untyped-def]
+    """Clip polygon slot ``src`` (``n`` vertices) to ``sign * coord[axis] <= bound`` into slot ``dst``.
+
+    Returns the number of output vertices (0 when nothing is left).
+    """
+    m = 0
+    for k in range(n):
+        p = k - 1 if k > 0 else n - 1
+        cx = scratch[_x(src, k)]
+        cy = scratch[_y(src, k)]
+        px = scratch[_x(src, p)]
+        py = scratch[_y(src, p)]
+        dc = sign * (cy if axis == 1 else cx) - bound
+        dp = sign * (py if axis == 1 else px) - bound
+        if (dc <= 0.0) != (dp <= 0.0):
+            t = dp / (dp - dc)
+            scratch[_x(dst, m)] = px + t * (cx - px)
+            scratch[_y(dst, m)] = py + t * (cy - py)
+            m += 1
+        if dc <= 0.0:
+            scratch[_x(dst, m)] = cx
+            scratch[_y(dst, m)] = cy
+            m += 1
+    return m
+
+
+def polygon_area(scratch, slot: int, n: int) -> float:  # type: ignore[no-untyped-def]
+    """Absolute shoelace area of the ``n`` vertices in ``slot``."""
+    acc = 0.0
+    for k in range(n):
+        p = k - 1 if k > 0 else n - 1
+        acc += scratch[_x(slot, p)] * scratch[_y(slot, k)] - scratch[_x(slot, k)] * scratch[_y(slot, p)]
+    return abs(0.5 * acc)
+
+
+def intersection_area_bev(ra, i: int, rb, j: int, scratch) -> float:  # type: ignore[no-untyped-def]
+    """Exact BEV intersection area of box ``ra[i]`` and box ``rb[j]`` [m^2]."""
+    dx = ra[i, 0] - rb[j, 0]
+    dy = ra[i, 1] - rb[j, 1]
+    reach = ra[i, 8] + rb[j, 8]
+    if dx * dx + dy * dy > reach * reach:
+        return 0.0
+    load_rect_in_frame(ra, i, rb, j, scratch, 0)
+    hl = rb[j, 3]
+    hw = rb[j, 4]
+    n = clip_axis(scratch, 0, 4, 1, 0, 1.0, hl)
+    n = clip_axis(scratch, 1, n, 0, 0, -1.0, hl)
+    n = clip_axis(scratch, 0, n, 1, 1, 1.0, hw)
+    n = clip_axis(scratch, 1, n, 0, 1, -1.0, hw)
+    return polygon_area(scratch, 0, n) if n >= 3 else 0.0
+
+
+def hull_area_bev(ra, i: int, rb, j: int, scratch) -> float:  # type: ignore[no-untyped-def]
+    """Area of the convex hull of both BEV rectangles [m^2] (monotone chain over the 8 corners)."""
+    load_rect_in_frame(ra, i, rb, j, scratch, 0)
+    hl = rb[j, 3]
+    hw = rb[j, 4]
+    for k in range(4):
+        scratch[_x(0, 4 + k)] = hl if (k == 0) | (k == 3) else -hl
+        scratch[_y(0, 4 + k)] = hw if k < 2 else -hw
+    for k in range(1, 8):  # insertion sort by (x, y)
+        x = scratch[_x(0, k)]
+        y = scratch[_y(0, k)]
+        m = k - 1
+        while m >= 0 and (
+            (scratch[_x(0, m)] > x) | ((scratch[_x(0, m)] == x) & (scratch[_y(0, m)] > y))
+        ):
+            scratch[_x(0, m + 1)] = scratch[_x(0, m)]
+            scratch[_y(0, m + 1)] = scratch[_y(0, m)]
+            m -= 1
+        scratch[_x(0, m + 1)] = x
+        scratch[_y(0, m + 1)] = y
+    h = 0
+    for sweep in range(2):  # lower hull left to right, then upper hull right to left
+        limit = 2 if sweep == 0 else h + 1
+        for q in range(8 - sweep):
+            k = q if sweep == 0 else 6 - q
+            x = scratch[_x(0, k)]
+            y = scratch[_y(0, k)]
+            while h >= limit:
+                ax = scratch[_x(1, h - 2)]
+                ay = scratch[_y(1, h - 2)]
+                bx = scratch[_x(1, h - 1)]
+                by = scratch[_y(1, h - 1)]
+                if (bx - ax) * (y - ay) - (by - ay) * (x - ax) > 0.0:
+                    break
+                h -= 1
+            scratch[_x(1, h)] = x
+            scratch[_y(1, h)] = y
+            h += 1
+    n = h - 1  # the last point repeats the first
+    return polygon_area(scratch, 1, n) if n >= 3 else 0.0
+
+
+def z_overlap(ra, i: int, rb, j: int) -> float:  # type: ignore[no-untyped-def]
+    """Length of the overlap of the two boxes' z extents [m] (0 when disjoint)."""
+    top = min(ra[i, 2] + ra[i, 5], rb[j, 2] + rb[j, 5])
+    bottom = max(ra[i, 2] - ra[i, 5], rb[j, 2] - rb[j, 5])
+    return max(top - bottom, 0.0)
+
+
+def z_span(ra, i: int, rb, j: int) -> float:  # type: ignore[no-untyped-def]
+    """Height of the smallest z interval holding both boxes [m]."""
+    top = max(ra[i, 2] + ra[i, 5], rb[j, 2] + rb[j, 5])
+    bottom = min(ra[i, 2] - ra[i, 5], rb[j, 2] - rb[j, 5])
+    return top - bottom
+
+
+def pair_overlap(ra, i: int, rb, j: int, mode: int, scratch) -> float:  # type: ignore[no-untyped-def]
+    """IoU (``IOU_BEV``, ``IOU_3D``) or generalised IoU (``GIOU_BEV``, ``GIOU_3D``) of two boxes.
+
+    IoU is in [0, 1] (0 when the union is empty); GIoU in [-1, 1] subtracts the share of the
+    smallest enclosing convex shape (BEV hull, times the joint z span in 3D) not covered by the union.
+    """
+    inter = intersection_area_bev(ra, i, rb, j, scratch)
+    size_a = 4.0 * ra[i, 3] * ra[i, 4]
+    size_b = 4.0 * rb[j, 3] * rb[j, 4]
+    three_d = (mode == IOU_3D) | (mode == GIOU_3D)
+    if three_d:
+        inter = inter * z_overlap(ra, i, rb, j)
+        size_a = size_a * 2.0 * ra[i, 5]
+        size_b = size_b * 2.0 * rb[j, 5]
+    union = size_a + size_b - inter
+    iou = inter / union if union > 0.0 else 0.0
+    if (mode == IOU_BEV) | (mode == IOU_3D):
+        return iou
+    enclose = hull_area_bev(ra, i, rb, j, scratch)
+    if three_d:
+        enclose = enclose * z_span(ra, i, rb, j)
+    return iou - (enclose - union) / enclose if enclose > 0.0 else iou
+
+
+#: Every function of this module, to compile as one group (see :func:`kernels._math.retarget.retarget`).
+DEVICE_FUNCTIONS = (
+    _x,
+    _y,
+    load_rect_in_frame,
+    clip_axis,
+    polygon_area,
+    intersection_area_bev,
+    hull_area_bev,
+    z_overlap,
+    z_span,
+    pair_overlap,
+)
