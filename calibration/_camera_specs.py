@@ -56,9 +56,7 @@ SPECS: dict[str, ModelSpec] = {
             False,
         ),
         ModelSpec("fisheye", km.KANNALA_BRANDT, _K4, True),
-        ModelSpec(
-            "omnidirectional", km.MEI, ("k1", "k2", "k3", "k4", "p1", "p2", "xi"), True
-        ),
+        ModelSpec("omnidirectional", km.MEI, ("k1", "k2", "k3", "k4", "p1", "p2", "xi"), True),
         ModelSpec("mod_equi_fish", km.MOD_EQUI_FISH, _K4, True),
         ModelSpec("mod_kannala", km.MOD_KANNALA, _K4, True),
         ModelSpec("ftheta", km.FTHETA, ("k1", "k2", "k3", "k4", "k5"), True),
@@ -74,14 +72,16 @@ SPECS: dict[str, ModelSpec] = {
 }
 
 
-def _first_positive_root(coeffs: list[float] | npt.NDArray[np.float64], hi: float) -> float:
+def _first_positive_root(coeffs: npt.ArrayLike, hi: float) -> float:
     """First t in (0, hi) where the polynomial with ascending ``coeffs`` stops being positive.
 
-    Returns ``hi`` if it stays positive, 0 if it is not positive at 0. The polynomial is rescaled to ``w = t / hi`` in [0, 1]. Candidates come from the companion
-    matrix roots (near-real ones) and from a dense sign scan; sign changes are polished by
+    Returns ``hi`` if it stays positive, 0 if it is not positive at 0. The polynomial is
+    rescaled to ``w = t / hi`` in [0, 1]. Candidates come from the companion matrix roots
+    (near-real ones) and from a dense linear + geometric sign scan; sign changes are polished by
     bisection. A double root that only touches zero also counts (conservative).
     """
-    c = np.asarray(coeffs, dtype=np.float64) * hi ** np.arange(len(coeffs), dtype=np.float64)
+    c = np.asarray(coeffs, dtype=np.float64)
+    c = c * hi ** np.arange(c.size, dtype=np.float64)
     if not c[0] > 0:
         return 0.0
     c = c / np.abs(c).max()
@@ -92,7 +92,7 @@ def _first_positive_root(coeffs: list[float] | npt.NDArray[np.float64], hi: floa
         roots = P.polyroots(c)
         near_real = np.abs(roots.imag) <= 1e-7 * (1.0 + np.abs(roots.real))
         best = min([best] + [float(r) for r in roots.real[near_real] if 0.0 < r < 1.0])
-    w = np.linspace(0.0, 1.0, 20001)
+    w = np.union1d(np.linspace(0.0, 1.0, 20001), np.geomspace(1e-12, 1.0, 20001))
     bad = np.nonzero(P.polyval(w, c) <= 0.0)[0]
     if bad.size and w[bad[0]] <= best:
         lo, hi_w = float(w[bad[0] - 1]), float(w[bad[0]])

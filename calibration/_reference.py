@@ -80,7 +80,11 @@ def radial_function(model: str, pr: tuple[float, ...]) -> Callable[[F64], F64]:
 
         return mod_kannala
     if model == "ftheta":
-        return lambda t: sum(k * t ** (i + 1) for i, k in enumerate(pr))
+
+        def ftheta(t: F64) -> F64:
+            return np.asarray(np.polynomial.polynomial.polyval(t, (0.0, *pr)), dtype=np.float64)
+
+        return ftheta
     if model == "fisheye_rad_tan_prism":
         ks = pr[:6]
         return lambda t: t * (1 + sum(k * t ** (2 * i + 2) for i, k in enumerate(ks)))

@@ -83,7 +83,8 @@ class CameraModel:
     Notes
     -----
     Validity: a point projects validly only inside the model's monotonic range, computed at
-    construction (Brown–Conrady: ``z > 0`` and ``d(r radial(r))/dr > 0``; theta models: the angle
+    construction (Brown–Conrady: ``z > 0`` and ``d(r radial(r))/dr > 0`` for the radial part,
+    and ``r < 1000``; theta models: the angle
     from the optical axis below the first stop of ``d r_d / d theta``, at most pi, so fields of
     view beyond 180 degrees work; omnidirectional also ``cos(theta) > -min(xi, 1/xi)``).
     Depth: ``z`` for brown_conrady, the range ``|X|`` for every other model.
@@ -145,15 +146,21 @@ class CameraModel:
             self,
             "_intr",
             pack_intrinsics(
-                self.model, self.width, self.height, self.fx, self.fy, self.cx, self.cy,
-                self.skew, params, limits,
+                self.model,
+                self.width,
+                self.height,
+                self.fx,
+                self.fy,
+                self.cx,
+                self.cy,
+                self.skew,
+                params,
+                limits,
             ),
         )
 
     @classmethod
-    def pinhole(
-        cls, width: int, height: int, fx: float, fy: float, cx: float, cy: float
-    ) -> CameraModel:
+    def pinhole(cls, width: int, height: int, fx: float, fy: float, cx: float, cy: float) -> CameraModel:
         """Return an undistorted pinhole camera (``brown_conrady`` with zero distortion)."""
         return cls("brown_conrady", width, height, fx, fy, cx, cy, 0.0, (0.0,) * 8)
 
@@ -211,9 +218,7 @@ class CameraModel:
         uv[~valid] = np.nan
         return uv, np.asarray(depth, dtype=np.float64), valid
 
-    def unproject(
-        self, uv: npt.ArrayLike
-    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
+    def unproject(self, uv: npt.ArrayLike) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
         """Return unit rays for pixels (float64 NumPy reference implementation).
 
         Parameters
@@ -282,6 +287,13 @@ class CameraModel:
         if not isinstance(params, list | tuple):
             raise InvalidTypeError(f"camera dict 'params' must be a list, got {params!r}")
         return cls(
-            data["model"], data["width"], data["height"], data["fx"], data["fy"], data["cx"],
-            data["cy"], data.get("skew", 0.0), tuple(params),
+            data["model"],
+            data["width"],
+            data["height"],
+            data["fx"],
+            data["fy"],
+            data["cx"],
+            data["cy"],
+            data.get("skew", 0.0),
+            tuple(params),
         )

@@ -59,9 +59,7 @@ def camera_from_opencv(
     """
     k = as_array("K", K, np.float64, (3, 3))
     if k[1, 0] != 0 or k[2, 0] != 0 or k[2, 1] != 0 or k[2, 2] != 1:
-        raise InvalidInputError(
-            f"K must be [[fx, skew, cx], [0, fy, cy], [0, 0, 1]], got {k.tolist()}"
-        )
+        raise InvalidInputError(f"K must be [[fx, skew, cx], [0, fy, cy], [0, 0, 1]], got {k.tolist()}")
     d_in = np.asarray(D, dtype=np.float64) if D is not None else np.zeros(0)
     if d_in.ndim == 2 and 1 in d_in.shape:
         d_in = d_in.ravel()
@@ -83,8 +81,15 @@ def camera_from_opencv(
     else:
         raise InvalidInputError(f"unknown OpenCV camera model {model!r}; expected 'pinhole' or 'fisheye'")
     return CameraModel(
-        name, width, height, float(k[0, 0]), float(k[1, 1]), float(k[0, 2]), float(k[1, 2]),
-        float(k[0, 1]), params,
+        name,
+        width,
+        height,
+        float(k[0, 0]),
+        float(k[1, 1]),
+        float(k[0, 2]),
+        float(k[1, 2]),
+        float(k[0, 1]),
+        params,
     )
 
 
@@ -111,11 +116,13 @@ def camera_from_sfs(intrinsics: Mapping[str, Any]) -> CameraModel:
     if not isinstance(intrinsics, Mapping):
         raise InvalidTypeError(f"intrinsics must be a mapping, got {type(intrinsics).__name__}")
     where = "intrinsics"
-    base = [_need(intrinsics, k, where) for k in ("width", "height", "fx", "fy", "cx", "cy")]
+    base: dict[str, Any] = {
+        k: _need(intrinsics, k, where) for k in ("width", "height", "fx", "fy", "cx", "cy")
+    }
     skew = intrinsics.get("skew") or 0.0
     dist = intrinsics.get("distortion")
     if dist is None:
-        return CameraModel("brown_conrady", *base, skew, (0.0,) * 8)
+        return CameraModel("brown_conrady", **base, skew=skew, params=(0.0,) * 8)
     if not isinstance(dist, Mapping):
         raise InvalidTypeError(f"intrinsics.distortion must be a mapping, got {dist!r}")
     name = _need(dist, "model", "intrinsics.distortion")
@@ -140,7 +147,7 @@ def camera_from_sfs(intrinsics: Mapping[str, Any]) -> CameraModel:
             raise InvalidInputError(
                 f"intrinsics.distortion.{n}={v!r} is not supported (only 0); its meaning is undocumented"
             )
-    return CameraModel(name, *base, skew, tuple(values[: len(spec.param_names)]))
+    return CameraModel(name, **base, skew=skew, params=tuple(values[: len(spec.param_names)]))
 
 
 def camera_from_scale_legacy(
@@ -178,14 +185,19 @@ def camera_from_scale_legacy(
         raise InvalidInputError("image_record has no width/height; pass width= and height=")
     scale = image_record.get("scale_factor")
     scale = 1.0 if scale is None else scale
-    if isinstance(scale, bool) or not isinstance(scale, int | float) or not math.isfinite(scale) or scale <= 0:
+    if (
+        isinstance(scale, bool)
+        or not isinstance(scale, int | float)
+        or not math.isfinite(scale)
+        or scale <= 0
+    ):
         raise InvalidInputError(f"image_record.scale_factor must be a finite number > 0, got {scale!r}")
     for key in _LEGACY_DISTORTION:
         if key not in fields and (image_record.get(key) or 0.0) != 0.0:
             raise InvalidInputError(
                 f"image_record.{key}={image_record[key]!r} is not used by camera_model {name!r}; expected 0"
             )
-    base = [float(_need(image_record, k, where)) / scale for k in ("fx", "fy", "cx", "cy")]
+    fx, fy, cx, cy = (float(_need(image_record, k, where)) / scale for k in ("fx", "fy", "cx", "cy"))
     skew = float(image_record.get("skew") or 0.0) / scale
     params = tuple(float(image_record.get(k) or 0.0) for k in fields)
-    return CameraModel(name, w, h, *base, skew, params)
+    return CameraModel(name, w, h, fx, fy, cx, cy, skew, params)

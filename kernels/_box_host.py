@@ -143,7 +143,10 @@ def build_grid(params: npt.NDArray[np.float64], cell: float | None = None) -> Be
 
 
 def _fill_csr(
-    ranges: npt.NDArray[np.int64], nx: int, cell_start: npt.NDArray[np.int64], cell_boxes: npt.NDArray[np.int32]
+    ranges: npt.NDArray[np.int64],
+    nx: int,
+    cell_start: npt.NDArray[np.int64],
+    cell_boxes: npt.NDArray[np.int32],
 ) -> None:
     from kernels.cpu_boxes import fill_grid
 

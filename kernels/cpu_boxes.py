@@ -62,7 +62,9 @@ def fill_grid(ranges: Any, nx: int, cell_start: Any, cell_boxes: Any) -> None:  
 
 
 @numba.njit(parallel=True)
-def points_first(points: Any, bp: Any, grid: Any, cell_start: Any, cell_boxes: Any, out: Any) -> None:  # pragma: no cover
+def points_first(
+    points: Any, bp: Any, grid: Any, cell_start: Any, cell_boxes: Any, out: Any
+) -> None:  # pragma: no cover
     """``out[i]`` = lowest index of a box containing point ``i``, or -1."""
     for i in prange(points.shape[0]):
         out[i] = _first_box(
@@ -115,7 +117,9 @@ def points_pairs(
 
 
 @numba.njit(cache=True)
-def group_by_box(pair_start: Any, pair_box: Any, counts: Any, offsets: Any, indices: Any) -> None:  # pragma: no cover
+def group_by_box(
+    pair_start: Any, pair_box: Any, counts: Any, offsets: Any, indices: Any
+) -> None:  # pragma: no cover
     """Per-box CSR of point indices from per-point box lists (points ascending within each box).
 
     ``counts`` int32 (M,) and ``offsets`` int64 (M + 1,) are zeroed on entry.

@@ -40,6 +40,7 @@ _FIT = retarget(_fit_math.DEVICE_FUNCTIONS, _INLINE)
 _ground_cell = _GR["ground_cell"]
 _relax_cell = _GR["relax_cell"]
 _height_above = _GR["height_above"]
+_fill_pit = _GR["fill_pit"]
 _voxel_key = _CL["voxel_key"]
 _neighbour_range = _CL["neighbour_range"]
 _fit_cluster = _FIT["fit_cluster"]
@@ -61,7 +62,11 @@ def ground_cell_min(points: Any, half: float, inv_cell: float, nc: int, cell_of:
 
 @numba.njit(parallel=True)
 def ground_relax(g: Any, tmp: Any, nc: int, side: float, diag: float, iterations: int) -> None:  # pragma: no cover
-    """``iterations`` Jacobi sweeps of the slope-limited envelope; the result ends in ``g``."""
+    """Fill pits, then ``iterations`` Jacobi sweeps of the slope-limited envelope; the result ends in ``g``."""
+    for c in prange(nc * nc):
+        tmp[c] = _fill_pit(g, c, nc, side, diag)
+    for c in prange(nc * nc):
+        g[c] = tmp[c]
     for _ in range(iterations):
         for c in prange(nc * nc):
             tmp[c] = _relax_cell(g, c, nc, side, diag)

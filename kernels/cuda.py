@@ -139,7 +139,7 @@ def deskew(points, offsets, sensor_index, index_stride, base_time, rts, ts, tran
 
 @cuda.jit
 def radar_velocity(points, v_r, offsets, sensor_index, base_time, rts, ts, trans, quat, clamp, out):  # type: ignore[no-untyped-def]  # noqa: E501  # pragma: no cover
-    """Ego-motion-compensated radial velocity, one return per thread (see :func:`kernels.cpu.radar_velocity`)."""
+    """Ego-motion-compensated radial velocity, one return per thread (as ``kernels.cpu.radar_velocity``)."""
     start, stride = cuda.grid(1), cuda.gridsize(1)
     for i in range(start, points.shape[0], stride):
         s = sensor_index[i]

@@ -36,6 +36,7 @@ __all__ = [
     "gather_labels",
     "ground_cell_min",
     "ground_classify",
+    "ground_fill_pits",
     "ground_relax",
     "head_flags",
     "scatter_voxels",
@@ -50,6 +51,7 @@ _FIT = retarget(_fit_math.DEVICE_FUNCTIONS, _DEVICE)
 _ground_cell = _GR["ground_cell"]
 _relax_cell = _GR["relax_cell"]
 _height_above = _GR["height_above"]
+_fill_pit = _GR["fill_pit"]
 _voxel_key = _CL["voxel_key"]
 _neighbour_range = _CL["neighbour_range"]
 _find_root = _CL["find_root"]
@@ -73,6 +75,14 @@ def ground_relax(g, out, nc, side, diag):  # type: ignore[no-untyped-def]  # pra
     start, stride = cuda.grid(1), cuda.gridsize(1)
     for c in range(start, nc * nc, stride):
         out[c] = _relax_cell(g, c, nc, side, diag)
+
+
+@cuda.jit
+def ground_fill_pits(g, out, nc, side, diag):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """Pit filling of every cell, ``g`` -> ``out``."""
+    start, stride = cuda.grid(1), cuda.gridsize(1)
+    for c in range(start, nc * nc, stride):
+        out[c] = _fill_pit(g, c, nc, side, diag)
 
 
 @cuda.jit
@@ -231,6 +241,8 @@ def run_ground(pl: Any, pts: Any, half: float, inv_cell: float, nc: int, side: f
     tmp = cuda.device_array(nc * nc, np.float32)
     if n:
         ground_cell_min[launch_config(n)](pts, half, inv_cell, nc, cell_of, g)
+    ground_fill_pits[launch_config(nc * nc)](g, tmp, nc, side, diag)
+    g, tmp = tmp, g
     for _ in range(iters):
         ground_relax[launch_config(nc * nc)](g, tmp, nc, side, diag)
         g, tmp = tmp, g

@@ -243,17 +243,40 @@ def fuse(
     owner, out = placement.empty((count, 3), np.float32)
     if count:
         args = _kernel_args(placement, traj, table, base, index, 1)
-        _launch(placement, "deskew", count, placement.small(all_pts), placement.small(all_off), *args,
-                placement.small(frame_params(traj, ref, which)), out)
+        _launch(
+            placement,
+            "deskew",
+            count,
+            placement.small(all_pts),
+            placement.small(all_off),
+            *args,
+            placement.small(frame_params(traj, ref, which)),
+            out,
+        )
     velocity = np.full(count, np.nan, np.float32)
-    radar = np.concatenate([np.arange(starts[s], starts[s + 1]) for s in range(len(pts)) if rvs[s] is not None]
-                           or [np.empty(0, np.int64)])
+    radar = np.concatenate(
+        [np.arange(starts[s], starts[s + 1]) for s in range(len(pts)) if rvs[s] is not None]
+        or [np.empty(0, np.int64)]
+    )
     if radar.size:
         r_v = np.concatenate([rv for rv in rvs if rv is not None])
         r_own, r_out = placement.empty((radar.size,), np.float32)
         small = placement.small
-        _launch(placement, "radar_velocity", radar.size, small(all_pts[radar]), small(r_v), small(all_off[radar]),
-                small(index[radar]), small(base), small(table), small(traj.timestamps_us),
-                small(traj.translations), small(traj.quaternions_wxyz), traj.clamp, r_out)
+        _launch(
+            placement,
+            "radar_velocity",
+            radar.size,
+            small(all_pts[radar]),
+            small(r_v),
+            small(all_off[radar]),
+            small(index[radar]),
+            small(base),
+            small(table),
+            small(traj.timestamps_us),
+            small(traj.translations),
+            small(traj.quaternions_wxyz),
+            traj.clamp,
+            r_out,
+        )
         velocity[radar] = placement.result(r_own)
     return FusedPoints(placement.result(owner), index, velocity, np.array(starts, np.int64))

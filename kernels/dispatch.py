@@ -109,7 +109,9 @@ class Placement:
             return cuda.to_device(np.ascontiguousarray(value))
         return value
 
-    def empty(self, shape: tuple[int, ...], dtype: npt.DTypeLike, fill: float | None = None) -> tuple[Any, Any]:
+    def empty(
+        self, shape: tuple[int, ...], dtype: npt.DTypeLike, fill: float | None = None
+    ) -> tuple[Any, Any]:
         """Allocate a result: ``(owner, kernel_view)``; the owner is what the caller gets back."""
         dt = np.dtype(dtype)
         if self.backend is Backend.CPU:
@@ -185,7 +187,9 @@ def _device_view(name: str, value: Any, dtype: npt.DTypeLike, shape: Sequence[in
 
     iface = cuda_interface(value)
     if iface is None:
-        raise InvalidTypeError(f"{name} must be a CUDA array like the other inputs, got {type(value).__name__}")
+        raise InvalidTypeError(
+            f"{name} must be a CUDA array like the other inputs, got {type(value).__name__}"
+        )
     want = np.dtype(dtype)
     got = np.dtype(iface["typestr"])
     if got != want:
@@ -198,7 +202,9 @@ def _device_view(name: str, value: Any, dtype: npt.DTypeLike, shape: Sequence[in
     if strides is not None:
         expect = tuple(int(np.prod(dims[k + 1 :])) * got.itemsize for k in range(len(dims)))
         if tuple(strides) != expect and int(np.prod(dims)) > 1:
-            raise InvalidInputError(f"{name} must be C-contiguous on the device, got strides {tuple(strides)}")
+            raise InvalidInputError(
+                f"{name} must be C-contiguous on the device, got strides {tuple(strides)}"
+            )
     view = cuda.as_cuda_array(value)
     if want.kind == "f" and view.size:
         counter = cuda.to_device(np.zeros(1, np.int64))

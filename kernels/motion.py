@@ -55,7 +55,9 @@ class Frame(enum.Enum):
         try:
             return cls(value)
         except ValueError:
-            raise InvalidInputError(f"unknown frame {value!r}; expected one of {[f.value for f in cls]}") from None
+            raise InvalidInputError(
+                f"unknown frame {value!r}; expected one of {[f.value for f in cls]}"
+            ) from None
 
 
 class OutOfRange(enum.Enum):

@@ -59,7 +59,9 @@ class Output(enum.Enum):
         try:
             return cls(value)
         except ValueError:
-            raise InvalidInputError(f"unknown output {value!r}; expected one of {[o.value for o in cls]}") from None
+            raise InvalidInputError(
+                f"unknown output {value!r}; expected one of {[o.value for o in cls]}"
+            ) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,8 +116,14 @@ def _camera_arrays(cameras: Sequence[KernelCamera]) -> tuple[npt.NDArray[np.int6
             raise InvalidTypeError(
                 f"cameras[{c}] must have kernel_model_id and kernel_intrinsics, got {type(camera).__name__}"
             ) from exc
-        if isinstance(mid, bool) or not isinstance(mid, int | np.integer) or int(mid) not in cam_math.MODEL_IDS:
-            raise InvalidInputError(f"cameras[{c}].kernel_model_id {mid!r} is not one of {cam_math.MODEL_IDS}")
+        if (
+            isinstance(mid, bool)
+            or not isinstance(mid, int | np.integer)
+            or int(mid) not in cam_math.MODEL_IDS
+        ):
+            raise InvalidInputError(
+                f"cameras[{c}].kernel_model_id {mid!r} is not one of {cam_math.MODEL_IDS}"
+            )
         k = np.asarray(k, dtype=np.float64)
         if k.shape != (cam_math.INTR_SIZE,) or np.isnan(k).any():
             raise InvalidInputError(
@@ -231,7 +239,9 @@ def _nonzero(placement: Placement, valid: Any) -> tuple[Any, Any]:
     return cam_i.astype(np.int64), pt_i.astype(np.int64)
 
 
-def project_points(points: Any, camera: KernelCamera, *, backend: str | Backend = "auto") -> tuple[Any, Any, Any]:
+def project_points(
+    points: Any, camera: KernelCamera, *, backend: str | Backend = "auto"
+) -> tuple[Any, Any, Any]:
     """Project points given in one camera's optical frame.
 
     Parameters

@@ -132,7 +132,7 @@ def check_unit_quaternions(name: str, q: npt.NDArray[np.float64], atol: float = 
 
 
 def check_rigid_transform(name: str, matrix: npt.NDArray[np.float64], atol: float = 1e-6) -> None:
-    """Raise unless the (4, 4) ``matrix`` is a rigid transform: orthonormal rotation, det +1, last row 0 0 0 1."""
+    """Raise unless the (4, 4) ``matrix`` is rigid: orthonormal rotation, det +1, last row 0 0 0 1."""
     rot = matrix[:3, :3]
     err = float(np.abs(rot.T @ rot - np.eye(3)).max())
     if err > atol or np.linalg.det(rot) <= 0.0:

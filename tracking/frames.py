@@ -27,8 +27,8 @@ def _apply(
 ) -> tuple[F64, F64]:
     """Apply per-row rigid transforms ``(p, q)`` to centres and box rotations."""
     rot = Rotation.from_quat(quat_wxyz_to_xyzw(quaternions_wxyz))
-    c = rot.apply(centers) + translations
-    q = quat_xyzw_to_wxyz((rot * Rotation.from_quat(quat_wxyz_to_xyzw(rotations_wxyz))).as_quat())
+    c = rot.apply(np.array(centers)) + translations  # scipy rejects read-only buffers
+    q = quat_xyzw_to_wxyz((rot * Rotation.from_quat(quat_wxyz_to_xyzw(np.array(rotations_wxyz)))).as_quat())
     return np.asarray(c, dtype=np.float64), q
 
 

@@ -221,10 +221,12 @@ def interpolate(
             + (a3 - a2) * h * m[j]
         )
     # Where a query hits a keyframe, return that keyframe (bit-exact in the keyframes' own frame).
-    hit = np.minimum(np.searchsorted(kt, t), k - 1)
-    exact = kt[hit] == t
+    # (held queries are clamped onto the end keyframes, so they copy them too).
+    hit = np.minimum(np.searchsorted(kt, tq), k - 1)
+    held = kt[hit] == tq
     for dst, src in ((centers, kf.centers), (sizes, kf.sizes), (rot, kf.rotations_wxyz), (conf, kconf)):
-        dst[exact] = src[hit[exact]]
+        dst[held] = src[hit[held]]
+    exact = held & (tq == t)
     world = CuboidPath(t, centers, sizes, rot, np.clip(conf, 0.0, 1.0), PoseFrame.WORLD)
     out = to_frame(world, out_frame, world_from_ego)
     if out_frame is PoseFrame.WORLD or keyframes.frame is not out_frame or not exact.any():

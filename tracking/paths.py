@@ -87,7 +87,8 @@ class CuboidPath:
             raise InvalidInputError(f"sizes must be > 0: row {i} is {s[i].tolist()}")
         q = as_array("rotations_wxyz", self.rotations_wxyz, np.float64, (k, 4))
         check_unit_quaternions("rotations_wxyz", q)
-        q = q / np.linalg.norm(q, axis=1, keepdims=True)
+        norm = np.linalg.norm(q, axis=1, keepdims=True)
+        q = np.where(np.abs(norm - 1.0) > 1e-15, q / norm, q)  # idempotent: unit rows stay bit-exact
         conf = np.ones(k, np.float32) if self.confidence is None else self.confidence
         conf = as_array("confidence", conf, np.float32, (k,))
         if np.any((conf < 0) | (conf > 1)):

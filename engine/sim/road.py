@@ -179,6 +179,8 @@ def make_road(rng: np.random.Generator, s_lo: float, s_hi: float, yaw0: float) -
     i, heading = 0, 0.0
     while i < n:
         i += int(rng.uniform(25.0, 90.0) / ds)
+        if i >= n:
+            break
         angle = math.radians(rng.uniform(25.0, 95.0))
         if heading > math.radians(40.0):
             sign = -1.0

@@ -29,7 +29,8 @@ them as a group, e.g. ``retarget(DEVICE_FUNCTIONS, numba.njit(inline="always"))`
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from kernels._math.fastmath import DEVICE_FUNCTIONS as _FASTMATH
 from kernels._math.fastmath import fast_atan2
@@ -104,7 +105,7 @@ CYL_AXIS_EPS = 1e-9
 
 def in_image(intr: Intr, u: float, v: float) -> bool:
     """Return True when pixel ``(u, v)`` lies in ``0 <= u < width`` and ``0 <= v < height``."""
-    return (u >= 0.0) & (u < intr[I_WIDTH]) & (v >= 0.0) & (v < intr[I_HEIGHT])
+    return bool((u >= 0.0) & (u < intr[I_WIDTH]) & (v >= 0.0) & (v < intr[I_HEIGHT]))
 
 
 def point_depth(model_id: int, x: float, y: float, z: float) -> float:
@@ -210,7 +211,10 @@ def project_mod_equi_fish(intr: Intr, x: float, y: float, z: float) -> tuple[flo
 
 
 def project_mod_kannala(intr: Intr, x: float, y: float, z: float) -> tuple[float, float, bool]:
-    """Modified Kannala: ``phi = atan(theta)``, ``R = phi (1 + k1 phi^2 + .. + k4 phi^8)``, ``r_d = tan R``."""
+    """Modified Kannala: ``phi = atan(theta)``, ``R = phi (1 + k1 phi^2 + .. + k4 phi^8)``.
+
+    ``r_d = tan(R)``. Valid: ``theta < intr[I_MAX_THETA]`` (``R`` increasing and below pi/2).
+    """
     p = I_P0
     rho = math.sqrt(x * x + y * y)
     theta = fast_atan2(rho, z)
@@ -320,7 +324,7 @@ def project_point(model_id: int, intr: Intr, x: float, y: float, z: float) -> tu
 
 
 #: Per-model projection function by model id.
-PROJECT_FUNCTIONS = {
+PROJECT_FUNCTIONS: dict[int, Callable[..., tuple[float, float, bool]]] = {
     BROWN_CONRADY: project_brown_conrady,
     KANNALA_BRANDT: project_kannala_brandt,
     MEI: project_mei,
@@ -333,7 +337,7 @@ PROJECT_FUNCTIONS = {
 }
 
 #: Every scalar function of this module and its callees, for :func:`kernels._math.retarget.retarget`.
-DEVICE_FUNCTIONS = (
+DEVICE_FUNCTIONS: tuple[Callable[..., Any], ...] = (
     *_FASTMATH,
     in_image,
     point_depth,

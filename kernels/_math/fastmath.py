@@ -7,6 +7,8 @@ callers via :func:`kernels._math.retarget.retarget`.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 _PI = math.pi
 _HALF_PI = 0.5 * math.pi
@@ -58,4 +60,4 @@ def fast_atan2(y: float, x: float) -> float:
     return -a if y < 0.0 else a
 
 
-DEVICE_FUNCTIONS = (atan_unit, fast_atan2)
+DEVICE_FUNCTIONS: tuple[Callable[..., Any], ...] = (atan_unit, fast_atan2)

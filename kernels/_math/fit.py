@@ -38,6 +38,8 @@ HEADING_PRIOR = 3
 PRIOR_COLUMNS = 13
 #: Under-size tolerance: an observed side below the mean costs ``((mean - obs) / (sigma + OCCLUSION * mean))^2``.
 OCCLUSION = 0.5
+#: Share of :data:`OCCLUSION` a side facing the sensor keeps (see :func:`occlusion_weight`).
+OCCLUSION_FLOOR = 0.25
 _INFEASIBLE = 1e30
 _HALF_PI = 0.5 * math.pi
 
@@ -108,27 +110,35 @@ def search_yaw(  # type: ignore[no-untyped-def]
     return best - math.floor(best / _HALF_PI) * _HALF_PI
 
 
-def dim_cost(obs: float, mean: float, sigma: float, vmax: float) -> float:
-    """Cost of an observed side ``obs`` [m] under one class: infeasible above ``vmax``, one-sided below."""
+def dim_cost(obs: float, mean: float, sigma: float, vmax: float, occl: float) -> float:
+    """Cost of an observed side ``obs`` [m] under one class: infeasible above ``vmax``, soft below.
+
+    ``occl`` in [0, 1] is how much of the side occlusion may hide: below the mean the deviation is
+    measured in units of ``sigma + OCCLUSION * occl * mean``.
+    """
     over = (obs - mean) / sigma
-    under = (mean - obs) / (sigma + OCCLUSION * mean)
+    under = (mean - obs) / (sigma + OCCLUSION * occl * mean)
     cost = over * over if obs >= mean else under * under
     return _INFEASIBLE if obs > vmax else cost
 
 
-def class_cost(priors, c: int, length: float, width: float, height: float) -> float:  # type: ignore[no-untyped-def]
+def class_cost(  # type: ignore[no-untyped-def]
+    priors, c: int, length: float, width: float, height: float, occl_l: float, occl_w: float
+) -> float:
     """Summed :func:`dim_cost` of ``(length, width, height)`` [m] under class row ``c``."""
     return (
-        dim_cost(length, priors[c, 0], priors[c, 3], priors[c, 9])
-        + dim_cost(width, priors[c, 1], priors[c, 4], priors[c, 10])
-        + dim_cost(height, priors[c, 2], priors[c, 5], priors[c, 11])
+        dim_cost(length, priors[c, 0], priors[c, 3], priors[c, 9], occl_l)
+        + dim_cost(width, priors[c, 1], priors[c, 4], priors[c, 10], occl_w)
+        + dim_cost(height, priors[c, 2], priors[c, 5], priors[c, 11], 1.0)
     )
 
 
 def best_class(  # type: ignore[no-untyped-def]
-    priors, n_classes: int, e1: float, e2: float, height: float, both: bool
+    priors, n_classes: int, e1: float, e2: float, height: float, occl1: float, occl2: float, both: bool
 ) -> tuple[int, float, bool]:
     """Best class for a rectangle with sides ``e1`` (length candidate) and ``e2``.
+
+    ``occl1``/``occl2`` weight how much each side may be hidden (see :func:`dim_cost`).
 
     Returns
     -------
@@ -140,8 +150,8 @@ def best_class(  # type: ignore[no-untyped-def]
     best_like = 0.0
     swap = False
     for c in range(n_classes):
-        cost_a = class_cost(priors, c, e1, e2, height)
-        cost_b = class_cost(priors, c, e2, e1, height) if both else _INFEASIBLE
+        cost_a = class_cost(priors, c, e1, e2, height, occl1, occl2)
+        cost_b = class_cost(priors, c, e2, e1, height, occl2, occl1) if both else _INFEASIBLE
         cost = cost_a if cost_a <= cost_b else cost_b
         like = priors[c, 12] * math.exp(-0.5 * cost) if cost < 1e29 else 0.0
         if like > best_like:
@@ -149,6 +159,16 @@ def best_class(  # type: ignore[no-untyped-def]
             best = c
             swap = cost_b < cost_a
     return best, best_like, swap
+
+
+def occlusion_weight(ax: float, ay: float, rx: float, ry: float) -> float:
+    """How much of a side along unit axis ``(ax, ay)`` occlusion may hide, seen along unit ray ``(rx, ry)``.
+
+    A side running along the line of sight is seen only in part (self-occlusion), a side facing the
+    sensor usually whole: ``OCCLUSION_FLOOR + (1 - OCCLUSION_FLOOR) * |cos|``.
+    """
+    cosang = abs(ax * rx + ay * ry)
+    return OCCLUSION_FLOOR + (1.0 - OCCLUSION_FLOOR) * cosang
 
 
 def grow(
@@ -236,7 +256,16 @@ def fit_cluster(  # type: ignore[no-untyped-def]
         swap = abs(vx * c + vy * s) < abs(vy * c - vx * s)
     la = e2 if swap else e1
     wa = e1 if swap else e2
-    cls, like, flip = best_class(priors, n_classes, la, wa, height, mode == HEADING_PRIOR)
+    rx = cx - params[4]
+    ry = cy - params[5]
+    rn = math.sqrt(rx * rx + ry * ry)
+    rx = rx / rn if rn > 0.0 else 1.0
+    ry = ry / rn if rn > 0.0 else 0.0
+    o1 = occlusion_weight(c, s, rx, ry)
+    o2 = occlusion_weight(-s, c, rx, ry)
+    ol = o2 if swap else o1
+    ow = o1 if swap else o2
+    cls, like, flip = best_class(priors, n_classes, la, wa, height, ol, ow, mode == HEADING_PRIOR)
     if flip:
         swap = not swap
         la, wa = wa, la
@@ -271,6 +300,7 @@ DEVICE_FUNCTIONS = (
     dim_cost,
     class_cost,
     best_class,
+    occlusion_weight,
     grow,
     fit_cluster,
 )

@@ -10,11 +10,12 @@ the sensor (cell ``(cx, cy)`` covers ``[-half + cx * cell, -half + (cx + 1) * ce
 in y; points outside are clamped onto the border cells). Its estimate is built in three passes:
 
 1. every cell takes the lowest ``z`` of its points (``+inf`` when empty);
-2. a slope-limited lower envelope: ``g[c] <- min(g[c], g[n] + max_slope * d(c, n))`` over the 8
+2. pits filled: a cell deeper than its neighbours allow is raised (:func:`fill_pit`);
+3. a slope-limited lower envelope: ``g[c] <- min(g[c], g[n] + max_slope * d(c, n))`` over the 8
    neighbours ``n`` at distance ``d`` (Jacobi sweeps). Cells whose lowest point is not ground (the
    inside of a car footprint, a bush) drop to what their neighbours allow; ramps up to ``max_slope``
    and curbs lower than the height threshold survive untouched. Each sweep reaches one cell further;
-3. a point is ground when ``z - g[cell] < threshold``; its height above ground is ``z - g[cell]``.
+4. a point is ground when ``z - g[cell] < threshold``; its height above ground is ``z - g[cell]``.
 """
 
 from __future__ import annotations
@@ -69,10 +70,43 @@ def relax_cell(g, c: int, nc: int, side: float, diag: float) -> float:  # type: 
     return best
 
 
+def fill_pit(g, c: int, nc: int, side: float, diag: float) -> float:  # type: ignore[no-untyped-def]
+    """Raise a cell lying deeper than its neighbours allow (a low outlier: multipath, reflections).
+
+    Every finite neighbour ``n`` bounds the ground from below by ``g[n] - rise_n``; the cell is raised
+    to the **third** lowest of these bounds (so pits of one or two cells are filled, while a cell with
+    fewer than three finite neighbours is kept as it is).
+    """
+    a = math.inf
+    b = math.inf
+    t = math.inf
+    cx = c // nc
+    cy = c - cx * nc
+    for dx in range(-1, 2):
+        nx = cx + dx
+        if nx >= 0 and nx < nc:
+            for dy in range(-1, 2):
+                ny = cy + dy
+                if ny >= 0 and ny < nc and (dx != 0 or dy != 0):
+                    rise = diag if dx != 0 and dy != 0 else side
+                    v = g[nx * nc + ny] - rise
+                    if v < a:
+                        t = b
+                        b = a
+                        a = v
+                    elif v < b:
+                        t = b
+                        b = v
+                    elif v < t:
+                        t = v
+    own = float(g[c])
+    return t if t < math.inf and t > own else own
+
+
 def height_above(z: float, g, cell: int) -> float:  # type: ignore[no-untyped-def]
     """Height [m] of a point at ``z`` above the ground estimate of its cell."""
     return z - g[cell]
 
 
 #: Functions compiled for each target (see :func:`kernels._math.retarget.retarget`).
-DEVICE_FUNCTIONS = (grid_axis_index, ground_cell, relax_cell, height_above)
+DEVICE_FUNCTIONS = (grid_axis_index, ground_cell, relax_cell, fill_pit, height_above)

@@ -23,20 +23,18 @@ from __future__ import annotations
 #: Vertices one scratch slot can hold (Sutherland-Hodgman needs 8, the monotone hull 16).
 SLOT = 16
 SCRATCH_SIZE = 4 * SLOT
+_STRIDE = 2 * SLOT
+# Offsets of the x and y arrays of slot 0 and slot 1 in the scratch.
+_X0 = 0
+_Y0 = SLOT
+_X1 = 2 * SLOT
+_Y1 = 3 * SLOT
 
 #: Overlap measures (``mode`` argument of :func:`pair_overlap`).
 IOU_BEV = 0
 IOU_3D = 1
 GIOU_BEV = 2
 GIOU_3D = 3
-
-
-def _x(slot: int, i: int) -> int:
-    return slot * 2 * SLOT + i
-
-
-def _y(slot: int, i: int) -> int:
-    return slot * 2 * SLOT + SLOT + i
 
 
 def load_rect_in_frame(ra, i: int, rb, j: int, scratch, slot: int) -> None:  # type: ignore[no-untyped-def]
@@ -54,8 +52,8 @@ def load_rect_in_frame(ra, i: int, rb, j: int, scratch, slot: int) -> None:  # t
         v = hw if k < 2 else -hw
         wx = ox + ca * u - sa * v
         wy = oy + sa * u + ca * v
-        scratch[_x(slot, k)] = cb * wx + sb * wy
-        scratch[_y(slot, k)] = cb * wy - sb * wx
+        scratch[slot * _STRIDE + k] = cb * wx + sb * wy
+        scratch[slot * _STRIDE + SLOT + k] = cb * wy - sb * wx
 
 
 def clip_axis(scratch, src: int, n: int, dst: int, axis: int, sign: float, bound: float) -> int:  # type: ignore[no-untyped-def]
@@ -66,20 +64,20 @@ def clip_axis(scratch, src: int, n: int, dst: int, axis: int, sign: float, bound
     m = 0
     for k in range(n):
         p = k - 1 if k > 0 else n - 1
-        cx = scratch[_x(src, k)]
-        cy = scratch[_y(src, k)]
-        px = scratch[_x(src, p)]
-        py = scratch[_y(src, p)]
+        cx = scratch[src * _STRIDE + k]
+        cy = scratch[src * _STRIDE + SLOT + k]
+        px = scratch[src * _STRIDE + p]
+        py = scratch[src * _STRIDE + SLOT + p]
         dc = sign * (cy if axis == 1 else cx) - bound
         dp = sign * (py if axis == 1 else px) - bound
         if (dc <= 0.0) != (dp <= 0.0):
             t = dp / (dp - dc)
-            scratch[_x(dst, m)] = px + t * (cx - px)
-            scratch[_y(dst, m)] = py + t * (cy - py)
+            scratch[dst * _STRIDE + m] = px + t * (cx - px)
+            scratch[dst * _STRIDE + SLOT + m] = py + t * (cy - py)
             m += 1
         if dc <= 0.0:
-            scratch[_x(dst, m)] = cx
-            scratch[_y(dst, m)] = cy
+            scratch[dst * _STRIDE + m] = cx
+            scratch[dst * _STRIDE + SLOT + m] = cy
             m += 1
     return m
 
@@ -89,7 +87,9 @@ def polygon_area(scratch, slot: int, n: int) -> float:  # type: ignore[no-untype
     acc = 0.0
     for k in range(n):
         p = k - 1 if k > 0 else n - 1
-        acc += scratch[_x(slot, p)] * scratch[_y(slot, k)] - scratch[_x(slot, k)] * scratch[_y(slot, p)]
+        xo = slot * _STRIDE
+        yo = xo + SLOT
+        acc += scratch[xo + p] * scratch[yo + k] - scratch[xo + k] * scratch[yo + p]
     return abs(0.5 * acc)
 
 
@@ -101,12 +101,10 @@ def intersection_area_bev(ra, i: int, rb, j: int, scratch) -> float:  # type: ig
     if dx * dx + dy * dy > reach * reach:
         return 0.0
     load_rect_in_frame(ra, i, rb, j, scratch, 0)
-    hl = rb[j, 3]
-    hw = rb[j, 4]
-    n = clip_axis(scratch, 0, 4, 1, 0, 1.0, hl)
-    n = clip_axis(scratch, 1, n, 0, 0, -1.0, hl)
-    n = clip_axis(scratch, 0, n, 1, 1, 1.0, hw)
-    n = clip_axis(scratch, 1, n, 0, 1, -1.0, hw)
+    n = 4
+    for plane in range(4):  # x <= l/2, -x <= l/2, y <= w/2, -y <= w/2; slots alternate 0 -> 1 -> 0
+        axis = plane >> 1
+        n = clip_axis(scratch, plane & 1, n, 1 - (plane & 1), axis, 1.0 - 2.0 * (plane & 1), rb[j, 3 + axis])
     return polygon_area(scratch, 0, n) if n >= 3 else 0.0
 
 
@@ -116,37 +114,35 @@ def hull_area_bev(ra, i: int, rb, j: int, scratch) -> float:  # type: ignore[no-
     hl = rb[j, 3]
     hw = rb[j, 4]
     for k in range(4):
-        scratch[_x(0, 4 + k)] = hl if (k == 0) | (k == 3) else -hl
-        scratch[_y(0, 4 + k)] = hw if k < 2 else -hw
+        scratch[_X0 + 4 + k] = hl if (k == 0) | (k == 3) else -hl
+        scratch[_Y0 + 4 + k] = hw if k < 2 else -hw
     for k in range(1, 8):  # insertion sort by (x, y)
-        x = scratch[_x(0, k)]
-        y = scratch[_y(0, k)]
+        x = scratch[_X0 + k]
+        y = scratch[_Y0 + k]
         m = k - 1
-        while m >= 0 and (
-            (scratch[_x(0, m)] > x) | ((scratch[_x(0, m)] == x) & (scratch[_y(0, m)] > y))
-        ):
-            scratch[_x(0, m + 1)] = scratch[_x(0, m)]
-            scratch[_y(0, m + 1)] = scratch[_y(0, m)]
+        while m >= 0 and ((scratch[_X0 + m] > x) | ((scratch[_X0 + m] == x) & (scratch[_Y0 + m] > y))):
+            scratch[_X0 + m + 1] = scratch[_X0 + m]
+            scratch[_Y0 + m + 1] = scratch[_Y0 + m]
             m -= 1
-        scratch[_x(0, m + 1)] = x
-        scratch[_y(0, m + 1)] = y
+        scratch[_X0 + m + 1] = x
+        scratch[_Y0 + m + 1] = y
     h = 0
     for sweep in range(2):  # lower hull left to right, then upper hull right to left
         limit = 2 if sweep == 0 else h + 1
         for q in range(8 - sweep):
             k = q if sweep == 0 else 6 - q
-            x = scratch[_x(0, k)]
-            y = scratch[_y(0, k)]
+            x = scratch[_X0 + k]
+            y = scratch[_Y0 + k]
             while h >= limit:
-                ax = scratch[_x(1, h - 2)]
-                ay = scratch[_y(1, h - 2)]
-                bx = scratch[_x(1, h - 1)]
-                by = scratch[_y(1, h - 1)]
+                ax = scratch[_X1 + h - 2]
+                ay = scratch[_Y1 + h - 2]
+                bx = scratch[_X1 + h - 1]
+                by = scratch[_Y1 + h - 1]
                 if (bx - ax) * (y - ay) - (by - ay) * (x - ax) > 0.0:
                     break
                 h -= 1
-            scratch[_x(1, h)] = x
-            scratch[_y(1, h)] = y
+            scratch[_X1 + h] = x
+            scratch[_Y1 + h] = y
             h += 1
     n = h - 1  # the last point repeats the first
     return polygon_area(scratch, 1, n) if n >= 3 else 0.0
@@ -192,8 +188,6 @@ def pair_overlap(ra, i: int, rb, j: int, mode: int, scratch) -> float:  # type: 
 
 #: Every function of this module, to compile as one group (see :func:`kernels._math.retarget.retarget`).
 DEVICE_FUNCTIONS = (
-    _x,
-    _y,
     load_rect_in_frame,
     clip_axis,
     polygon_area,

@@ -20,8 +20,17 @@ CAMERAS = example_cameras()
 
 
 def _bc(**kw: object) -> CameraModel:
-    args: dict[str, object] = dict(model="brown_conrady", width=640, height=480, fx=500.0, fy=500.0,
-                                   cx=320.0, cy=240.0, skew=0.0, params=(0.0,) * 8)
+    args: dict[str, object] = {
+        "model": "brown_conrady",
+        "width": 640,
+        "height": 480,
+        "fx": 500.0,
+        "fy": 500.0,
+        "cx": 320.0,
+        "cy": 240.0,
+        "skew": 0.0,
+        "params": (0.0,) * 8,
+    }
     args.update(kw)
     return CameraModel(**args)  # type: ignore[arg-type]
 
@@ -47,7 +56,12 @@ def test_kernel_intrinsics_packing(name: str) -> None:
     with pytest.raises(ValueError, match="read-only"):
         intr[0] = 1.0
     assert (intr[km.I_FX], intr[km.I_FY], intr[km.I_CX], intr[km.I_CY], intr[km.I_SKEW]) == (
-        cam.fx, cam.fy, cam.cx, cam.cy, cam.skew)
+        cam.fx,
+        cam.fy,
+        cam.cx,
+        cam.cy,
+        cam.skew,
+    )
     assert (intr[km.I_WIDTH], intr[km.I_HEIGHT]) == (cam.width, cam.height)
     n = len(cam.params)
     assert tuple(intr[km.I_P0 : km.I_P0 + n]) == cam.params
@@ -78,7 +92,11 @@ def test_is_frozen_and_normalises_types() -> None:
     [
         ({"model": "pinhole"}, InvalidInputError, "unknown camera model 'pinhole'"),
         ({"model": 3}, InvalidTypeError, "CameraModel.model must be a str"),
-        ({"params": (0.0,) * 5}, InvalidInputError, r"params for model 'brown_conrady' must have 8 values.*got 5"),
+        (
+            {"params": (0.0,) * 5},
+            InvalidInputError,
+            r"params for model 'brown_conrady' must have 8 values.*got 5",
+        ),
         ({"params": "abc"}, InvalidTypeError, "CameraModel.params must be a sequence"),
         ({"params": (0.0,) * 7 + (math.nan,)}, InvalidInputError, r"params\[7\] \(k6\) must be finite"),
         ({"fx": 0.0}, InvalidInputError, r"CameraModel.fx must be > 0, got 0.0"),
@@ -89,7 +107,11 @@ def test_is_frozen_and_normalises_types() -> None:
         ({"height": 480.5}, InvalidTypeError, "CameraModel.height must be an integer"),
         ({"width": True}, InvalidTypeError, "CameraModel.width must be an integer"),
         ({"model": "ftheta", "params": (0.0, 1.0, 0, 0, 0)}, InvalidInputError, r"params\[0\] \(k1\).*> 0"),
-        ({"model": "omnidirectional", "params": (0,) * 6 + (-0.5,)}, InvalidInputError, r"\(xi\) must be >= 0"),
+        (
+            {"model": "omnidirectional", "params": (0,) * 6 + (-0.5,)},
+            InvalidInputError,
+            r"\(xi\) must be >= 0",
+        ),
         ({"model": "cylindrical", "params": (1.0,)}, InvalidInputError, "must have 0 values"),
     ],
 )
@@ -119,7 +141,8 @@ def test_fisheye_limit_is_the_first_stop_of_the_derivative(ks: list[float]) -> N
     if cam.max_theta < math.pi:
         end = cam.max_theta
         assert 1 + 3 * k1 * end**2 + 5 * k2 * end**4 + 7 * k3 * end**6 + 9 * k4 * end**8 == pytest.approx(
-            0.0, abs=1e-6)
+            0.0, abs=1e-6
+        )
 
 
 @settings(max_examples=60, deadline=None)

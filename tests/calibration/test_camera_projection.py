@@ -89,8 +89,9 @@ def test_points_behind_pinhole_are_never_valid() -> None:
 def test_brown_conrady_fold_over_is_rejected() -> None:
     """k1 < 0 folds r (1 + k1 r^2) back at r = 1/sqrt(-3 k1); a far-off-axis point that the formula
     maps into the image must be invalid, and pixels beyond the fold radius cannot be unprojected."""
-    cam = CameraModel("brown_conrady", 1000, 1000, 500.0, 500.0, 500.0, 500.0, 0.0,
-                      (-0.3, 0, 0, 0, 0, 0, 0, 0))
+    cam = CameraModel(
+        "brown_conrady", 1000, 1000, 500.0, 500.0, 500.0, 500.0, 0.0, (-0.3, 0, 0, 0, 0, 0, 0, 0)
+    )
     r_fold = 1 / math.sqrt(0.9)
     assert math.tan(cam.max_theta) == pytest.approx(r_fold, rel=1e-9)
     r = 1.9  # beyond the fold: r (1 + k1 r^2) = -0.158, i.e. about 79 px from the centre
@@ -159,8 +160,11 @@ finite = st.floats(-1e6, 1e6, allow_nan=False)
 
 
 @settings(max_examples=40, deadline=None)
-@given(hnp.arrays(np.float64, st.tuples(st.integers(1, 5), st.just(3)), elements=finite),
-       st.sampled_from([math.nan, math.inf, -math.inf]), st.integers(0, 14))
+@given(
+    hnp.arrays(np.float64, st.tuples(st.integers(1, 5), st.just(3)), elements=finite),
+    st.sampled_from([math.nan, math.inf, -math.inf]),
+    st.integers(0, 14),
+)
 def test_project_rejects_non_finite_points(pts: np.ndarray, bad: float, where: int) -> None:
     pts = pts.copy()
     pts.flat[where % pts.size] = bad

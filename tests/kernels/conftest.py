@@ -6,8 +6,8 @@ kernels in the simulator (slow: keep inputs to a few thousand points).
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
+
 from kernels.device import cuda_status
 
 

@@ -7,6 +7,7 @@ from scipy.spatial.transform import Rotation
 
 from calibration.trajectory import Trajectory
 
+
 def random_trajectory(rng: np.random.Generator, count: int = 12, step_us: int = 50_000) -> Trajectory:
     """A wiggly ``world_from_ego`` trajectory with yaw, pitch and roll, starting at t = 1 s."""
     ts = 1_000_000 + np.arange(count, dtype=np.int64) * step_us

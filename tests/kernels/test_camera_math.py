@@ -66,8 +66,22 @@ def test_contract_constants() -> None:
     assert km.MODEL_IDS == tuple(range(len(km.MODEL_IDS)))
     assert set(km.MODEL_NAMES) == set(km.MODEL_IDS) == set(km.PROJECT_FUNCTIONS)
     assert km.I_P0 + km.MAX_PARAMS <= km.INTR_SIZE
-    assert len({km.I_FX, km.I_FY, km.I_CX, km.I_CY, km.I_SKEW, km.I_WIDTH, km.I_HEIGHT,
-                km.I_MAX_R2, km.I_MAX_THETA}) == 9
+    assert (
+        len(
+            {
+                km.I_FX,
+                km.I_FY,
+                km.I_CX,
+                km.I_CY,
+                km.I_SKEW,
+                km.I_WIDTH,
+                km.I_HEIGHT,
+                km.I_MAX_R2,
+                km.I_MAX_THETA,
+            }
+        )
+        == 9
+    )
     for name, cam in CAMERAS.items():
         assert km.MODEL_NAMES[cam.kernel_model_id] == name
 
@@ -120,8 +134,19 @@ def test_placeholders_never_nan(name: str) -> None:
     """Invalid points (behind, on the axis, at the origin, extreme) still give finite u, v."""
     cam = CAMERAS[name]
     special = np.array(
-        [[0, 0, 0], [0, 0, -1], [0, 0, 1], [1, 0, 0], [0, 1, 0], [0, -1, 0], [1e-300, 0, 1e-300],
-         [1e12, -1e12, 1e-12], [3, 4, -1e-320], [0, 5, 0], [-1, 0, -1e-9]],
+        [
+            [0, 0, 0],
+            [0, 0, -1],
+            [0, 0, 1],
+            [1, 0, 0],
+            [0, 1, 0],
+            [0, -1, 0],
+            [1e-300, 0, 1e-300],
+            [1e12, -1e12, 1e-12],
+            [3, 4, -1e-320],
+            [0, 5, 0],
+            [-1, 0, -1e-9],
+        ],
         dtype=np.float64,
     )
     kuv, kok = LOOPS[cam.kernel_model_id](cam.kernel_intrinsics, special)
@@ -143,7 +168,9 @@ def _points_in_front(rng: np.random.Generator, n: int, max_theta: float) -> np.n
     theta = np.arccos(rng.uniform(math.cos(max_theta), 1.0, n))
     phi = rng.uniform(-math.pi, math.pi, n)
     dist = rng.uniform(0.3, 80.0, n)
-    return np.stack([np.sin(theta) * np.cos(phi), np.sin(theta) * np.sin(phi), np.cos(theta)], 1) * dist[:, None]
+    return (
+        np.stack([np.sin(theta) * np.cos(phi), np.sin(theta) * np.sin(phi), np.cos(theta)], 1) * dist[:, None]
+    )
 
 
 @pytest.mark.parametrize(

@@ -39,8 +39,16 @@ def _case(seed: int, n: int):  # type: ignore[no-untyped-def]
 def test_deskew_matches_oracle(backend: str, frame: str) -> None:
     traj, pts, off, base, e = _case(10, 1500)
     ref = base + 30_000
-    got = kernels.deskew(pts, off, timestamp_us=base, trajectory=traj, ego_from_sensor=e, ref_time_us=ref,
-                         frame=frame, backend=backend)
+    got = kernels.deskew(
+        pts,
+        off,
+        timestamp_us=base,
+        trajectory=traj,
+        ego_from_sensor=e,
+        ref_time_us=ref,
+        frame=frame,
+        backend=backend,
+    )
     want = oracle(pts, off, base, traj, e, ref, frame)
     assert got.dtype == np.float32 and got.shape == pts.shape
     np.testing.assert_allclose(got, want, atol=2e-5 * max(1.0, np.abs(want).max()))
@@ -98,14 +106,23 @@ def test_extrapolation_policies() -> None:
     late = traj.end_us + 20_000
     with pytest.raises(InvalidInputError, match="point time .* outside the trajectory range"):
         kernels.deskew(pts, off, timestamp_us=late, trajectory=traj)
-    cv = kernels.deskew(pts, off, timestamp_us=late, trajectory=traj, extrapolation="constant_velocity",
-                        ref_time_us=traj.end_us)
-    cl = kernels.deskew(pts, off, timestamp_us=late, trajectory=traj, extrapolation="clamp",
-                        ref_time_us=traj.end_us)
+    cv = kernels.deskew(
+        pts,
+        off,
+        timestamp_us=late,
+        trajectory=traj,
+        extrapolation="constant_velocity",
+        ref_time_us=traj.end_us,
+    )
+    cl = kernels.deskew(
+        pts, off, timestamp_us=late, trajectory=traj, extrapolation="clamp", ref_time_us=traj.end_us
+    )
     np.testing.assert_allclose(cl[off > -20_000], pts[off > -20_000], atol=1e-4)  # end pose held
     assert np.abs(cv - cl).max() > 1e-3
     with pytest.raises(InvalidInputError, match="max_extrapolation_us"):
-        kernels.deskew(pts, off, timestamp_us=late, trajectory=traj, extrapolation="clamp", max_extrapolation_us=10)
+        kernels.deskew(
+            pts, off, timestamp_us=late, trajectory=traj, extrapolation="clamp", max_extrapolation_us=10
+        )
     with pytest.raises(InvalidInputError, match="unknown extrapolation 'sideways'"):
         kernels.deskew(pts, off, timestamp_us=late, trajectory=traj, extrapolation="sideways")
 
@@ -119,8 +136,9 @@ def test_single_pose_trajectory_is_constant() -> None:
 
 def test_empty_sweep() -> None:
     traj, *_ = _case(13, 1)
-    out = kernels.deskew(np.empty((0, 3), np.float32), np.empty(0, np.int32), timestamp_us=traj.start_us,
-                         trajectory=traj)
+    out = kernels.deskew(
+        np.empty((0, 3), np.float32), np.empty(0, np.int32), timestamp_us=traj.start_us, trajectory=traj
+    )
     assert out.shape == (0, 3)
 
 
@@ -158,9 +176,15 @@ def test_fuse_tags_sensors_and_compensates_radar(backend: str) -> None:
     rng = np.random.default_rng(16)
     traj = random_trajectory(rng)
     base = traj.start_us + 250_000
-    lid = [kernels.SensorPoints((rng.normal(size=(300, 3)) * 10).astype(np.float32),
-                                rng.integers(-50_000, 50_000, 300).astype(np.int32), base, rigid(rng))
-           for _ in range(2)]
+    lid = [
+        kernels.SensorPoints(
+            (rng.normal(size=(300, 3)) * 10).astype(np.float32),
+            rng.integers(-50_000, 50_000, 300).astype(np.int32),
+            base,
+            rigid(rng),
+        )
+        for _ in range(2)
+    ]
     # radar: static world targets measured from the moving sensor at time t
     e_r = rigid(rng)
     n_r = 200
@@ -192,5 +216,8 @@ def test_fuse_rejects_bad_sensor_lists() -> None:
     with pytest.raises(InvalidTypeError, match="sensors must be a sequence of SensorPoints"):
         kernels.fuse(kernels.SensorPoints(pts, off, base, e), trajectory=traj, ref_time_us=base)
     with pytest.raises(InvalidInputError, match=r"sensors\[1\].points must have shape"):
-        kernels.fuse([kernels.SensorPoints(pts, off, base, e), kernels.SensorPoints(pts[:, :2], off, base, e)],
-                     trajectory=traj, ref_time_us=base)
+        kernels.fuse(
+            [kernels.SensorPoints(pts, off, base, e), kernels.SensorPoints(pts[:, :2], off, base, e)],
+            trajectory=traj,
+            ref_time_us=base,
+        )

@@ -52,5 +52,7 @@ def test_device_arrays_with_cpu_backend_are_refused() -> None:
 
     with pytest.raises(InvalidInputError, match="points lives on a CUDA device; backend='cpu'"):
         place("cpu", {"points": FakeDevice()})
-    with pytest.raises(InvalidInputError, match="points lives on a CUDA device but time_offset_us on the host"):
+    with pytest.raises(
+        InvalidInputError, match="points lives on a CUDA device but time_offset_us on the host"
+    ):
         place("auto", {"points": FakeDevice(), "time_offset_us": np.zeros(2)})

@@ -29,7 +29,9 @@ def _points(rng: np.random.Generator, n: int) -> np.ndarray:
 def oracle(camera: CameraModel, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Reference pixels and validity (model domain and inside the image) in float64."""
     uv, _, valid = camera.project(points.astype(np.float64))[:3]
-    inside = valid & (uv[:, 0] >= 0) & (uv[:, 0] < camera.width) & (uv[:, 1] >= 0) & (uv[:, 1] < camera.height)
+    inside = (
+        valid & (uv[:, 0] >= 0) & (uv[:, 0] < camera.width) & (uv[:, 1] >= 0) & (uv[:, 1] < camera.height)
+    )
     return uv, inside
 
 

@@ -7,12 +7,11 @@ import math
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from kernel_helpers import random_trajectory
 from scipy.spatial.transform import Rotation
 
 from calibration.trajectory import slerp_wxyz
 from kernels._math import transform as tf
-
-from kernel_helpers import random_trajectory
 
 unit = st.floats(-1.0, 1.0, allow_nan=False)
 
@@ -35,7 +34,9 @@ def test_quat_mul_composes_rotations() -> None:
     a, b = _quat(rng), _quat(rng)
     ab = np.array(tf.quat_mul(*a, *b))
     p = rng.normal(size=3)
-    np.testing.assert_allclose(tf.quat_rotate(*ab, *p), tf.quat_rotate(*a, *tf.quat_rotate(*b, *p)), atol=1e-12)
+    np.testing.assert_allclose(
+        tf.quat_rotate(*ab, *p), tf.quat_rotate(*a, *tf.quat_rotate(*b, *p)), atol=1e-12
+    )
 
 
 def test_slerp_endpoints_and_midpoint() -> None:
@@ -84,7 +85,9 @@ def test_pose_at_matches_trajectory_oracle() -> None:
     times[:2] = traj.start_us, traj.end_us
     p_ref, q_ref = traj.poses_at(times)
     for k, t in enumerate(times):
-        px, py, pz, *q = tf.pose_at(traj.timestamps_us, traj.translations, traj.quaternions_wxyz, int(t), False)
+        px, py, pz, *q = tf.pose_at(
+            traj.timestamps_us, traj.translations, traj.quaternions_wxyz, int(t), False
+        )
         np.testing.assert_allclose([px, py, pz], p_ref[k], atol=1e-9)
         assert abs(abs(np.dot(q, q_ref[k])) - 1.0) < 1e-12
 
@@ -110,7 +113,9 @@ def test_segment_velocity_yaw_rate_and_speed() -> None:
 
 @settings(max_examples=50, deadline=None)
 @given(unit, unit, unit, st.floats(-50.0, 50.0), st.floats(-30.0, 30.0))
-def test_radial_velocity_compensation_static_target_is_zero(ux: float, uy: float, uz: float, vx: float, vr_bias: float) -> None:
+def test_radial_velocity_compensation_static_target_is_zero(
+    ux: float, uy: float, uz: float, vx: float, vr_bias: float
+) -> None:
     """A static target seen from a sensor moving at v measures v_r = -dot(v, u); compensation gives 0."""
     n = math.sqrt(ux * ux + uy * uy + uz * uz)
     if n < 1e-3:

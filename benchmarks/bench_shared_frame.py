@@ -1,0 +1,364 @@
+"""Shared-frame benchmark: projection into 1/8/12 cameras and deskew of a 250k sweep vs peers.
+
+Run: ``python -m benchmarks.bench_shared_frame [--quick] [--json PATH] [--no-results-md]``.
+
+Peers on the same inputs: ``cv2.projectPoints`` (pinhole + distortion), ``cv2.fisheye.projectPoints``
+(Kannala–Brandt) and a nuScenes-devkit-style NumPy chain (4 rigid transforms + ``view_points`` +
+masks, written here in NumPy). The memory-bandwidth bound uses this machine's measured NumPy copy /
+triad bandwidth and the bytes each call must move (float32 SoA input once, dense outputs).
+asv-shaped: ``params`` / ``param_names`` grid, seeded ``setup`` with JIT warm-up, ``time_*``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import kernels
+from calibration.camera_examples import example_cameras
+
+log = logging.getLogger("bench_shared_frame")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def best_time(fn: Callable[[], Any], repeat: int) -> float:
+    """Median wall time [s] of ``repeat`` calls after one warm-up call."""
+    fn()
+    samples = []
+    for _ in range(repeat):
+        t0 = time.perf_counter_ns()
+        fn()
+        samples.append((time.perf_counter_ns() - t0) * 1e-9)
+    return float(np.median(samples))
+
+
+def memory_bandwidth(nbytes: int = 256 << 20) -> dict[str, float]:
+    """Measured bandwidth [GB/s]: NumPy copy (read + write) and triad ``a = b + s * c`` (2 reads + write)."""
+    n = nbytes // 8
+    a, b, c = np.ones(n), np.ones(n), np.ones(n)
+    copy = best_time(lambda: np.copyto(a, b), 5)
+    tmp = np.empty(n)
+
+    def triad() -> None:
+        np.multiply(c, 3.0, out=tmp)
+        np.add(b, tmp, out=a)
+
+    tri = best_time(triad, 5)
+    return {"copy_GBps": 2 * n * 8 / copy / 1e9, "triad_GBps": 5 * n * 8 / tri / 1e9}
+
+
+def points_in_front(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Ego-frame points around the car, (N, 3) float32 [m]."""
+    p = rng.normal(size=(n, 3)) * [25.0, 25.0, 2.0]
+    return p.astype(np.float32)
+
+
+def rig(count: int, rng: np.random.Generator) -> tuple[list[Any], np.ndarray]:
+    """``count`` cameras around the ego (pinhole with distortion; every third a fisheye) + camera_from_ego."""
+    cams = example_cameras()
+    out, mats = [], []
+    for c in range(count):
+        cam = cams["fisheye"] if c % 3 == 2 else cams["brown_conrady"]
+        yaw = 2 * np.pi * c / count
+        # optical frame: z forward along yaw, x right, y down
+        fwd = np.array([np.cos(yaw), np.sin(yaw), 0.0])
+        right = np.array([np.sin(yaw), -np.cos(yaw), 0.0])
+        down = np.array([0.0, 0.0, -1.0])
+        m = np.eye(4)
+        m[:3, :3] = np.stack([right, down, fwd])
+        m[:3, 3] = -m[:3, :3] @ np.array([1.5, 0.0, 1.6])
+        out.append(cam)
+        mats.append(m)
+    return out, np.stack(mats)
+
+
+def nuscenes_chain(points: np.ndarray, mats: list[np.ndarray], k: np.ndarray, w: int, h: int) -> Any:
+    """nuScenes-devkit style: (3, N) float64, 4 rigid transforms one by one, view_points, masks."""
+    pc = points.T.astype(np.float64)
+    for m in mats:  # lidar->ego(t_l), ego(t_l)->world, world->ego(t_c), ego(t_c)->camera
+        pc = m[:3, :3] @ pc
+        pc = pc + m[:3, 3:4]
+    depth = pc[2, :]
+    viewpad = np.eye(4)
+    viewpad[:3, :3] = k
+    pts = np.concatenate((pc, np.ones((1, pc.shape[1]))))
+    pts = (viewpad @ pts)[:3, :]
+    pts = pts / pts[2:3, :].repeat(3, 0).reshape(3, pc.shape[1])
+    mask = (depth > 1.0) & (pts[0] > 1) & (pts[0] < w - 1) & (pts[1] > 1) & (pts[1] < h - 1)
+    return pts[:2], depth, mask
+
+
+class SharedFrameSuite:
+    """asv-shaped suite: projection of N points into C cameras, and deskew."""
+
+    params = ([250_000], [1, 8, 12])
+    param_names = ["n_points", "n_cameras"]
+
+    def setup(self, n_points: int, n_cameras: int) -> None:
+        """Seeded inputs and JIT warm-up."""
+        rng = np.random.default_rng(0)
+        self.points = points_in_front(rng, n_points)
+        self.cams, self.mats = rig(n_cameras, rng)
+        kernels.project_to_cameras(self.points[:1000], self.cams, self.mats)
+
+    def time_project_to_cameras(self, n_points: int, n_cameras: int) -> None:
+        """Dense projection (C, N)."""
+        kernels.project_to_cameras(self.points, self.cams, self.mats)
+
+
+def _versions() -> dict[str, str]:
+    import cv2
+    import numba
+
+    try:
+        commit = (
+            subprocess.run(
+                ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False
+            ).stdout.strip()
+            or "uncommitted"
+        )
+    except OSError:
+        commit = "unknown"
+    cpu = platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "numba": numba.__version__,
+        "opencv": cv2.__version__,
+        "cpu": cpu,
+        "cores": str(os.cpu_count()),
+        "git_commit": commit,
+        "numba_threads": str(numba.get_num_threads()),
+        "load_average_1min": f"{os.getloadavg()[0]:.2f}",
+    }
+
+
+def run(quick: bool) -> dict[str, Any]:
+    """Run every case and return the results dictionary."""
+    import cv2
+
+    from calibration.trajectory import Trajectory
+
+    repeat = 5 if quick else 20
+    rng = np.random.default_rng(0)
+    n = 250_000
+    bw = memory_bandwidth(64 << 20 if quick else 256 << 20)
+    pts_ego = points_in_front(rng, n)
+    cams = example_cameras()
+    pin, fish = cams["brown_conrady"], cams["fisheye"]
+    rows: list[dict[str, Any]] = []
+
+    # --- one camera, points already in the camera frame (all in front, like the peers need) ---
+    pts_cam = pts_ego.copy()
+    pts_cam[:, 2] = np.abs(pts_cam[:, 2]) * 10 + 1.0
+    pts64 = pts_cam.astype(np.float64)
+    zero = np.zeros(3)
+    peers = {
+        "brown_conrady": lambda: cv2.projectPoints(pts64, zero, zero, pin.K, np.array(pin.params)),
+        "fisheye": lambda: cv2.fisheye.projectPoints(pts64[None], zero, zero, fish.K, np.array(fish.params)),
+    }
+    eye = np.eye(4)[None]
+    for name, cam in (("brown_conrady", pin), ("fisheye", fish)):
+        t_ours = best_time(lambda cam=cam: kernels.project_points(pts_cam, cam), repeat)
+        t_dense = best_time(lambda cam=cam: kernels.project_to_cameras(pts_cam, [cam], eye), repeat)
+        t_peer = best_time(peers[name], max(3, repeat // 4))
+        k = cam.K
+        chain_mats = [np.eye(4)] * 4
+        t_chain = best_time(
+            lambda k=k, cam=cam, cm=chain_mats: nuscenes_chain(pts_cam, cm, k, cam.width, cam.height),
+            max(3, repeat // 4),
+        )
+        moved = n * 12 + n * 13  # SoA float32 in, u/v/depth float32 + valid bool out
+        bound = moved / (bw["copy_GBps"] * 1e9)
+        rows.append(
+            {
+                "case": f"project_points 1 cam {name}",
+                "n": n,
+                "cameras": 1,
+                "ours_ms": t_ours * 1e3,
+                "soa_api_ms": t_dense * 1e3,
+                "points_per_s": n / t_ours,
+                "peer": "cv2.fisheye.projectPoints" if name == "fisheye" else "cv2.projectPoints",
+                "peer_ms": t_peer * 1e3,
+                "ratio_peer": t_peer / t_ours,
+                "nuscenes_chain_ms": t_chain * 1e3,
+                "ratio_nuscenes": t_chain / t_ours,
+                "bandwidth_bound_ms": bound * 1e3,
+                "x_bound": t_ours / bound,
+            }
+        )
+
+    # --- C cameras from the ego frame ---
+    for count in (8, 12):
+        rig_cams, mats = rig(count, rng)
+        t_ours = best_time(lambda rc=rig_cams, m=mats: kernels.project_to_cameras(pts_ego, rc, m), repeat)
+        t_chain = best_time(
+            lambda rc=rig_cams, m=mats: [
+                nuscenes_chain(pts_ego, [np.eye(4)] * 3 + [m[c]], cam.K, cam.width, cam.height)
+                for c, cam in enumerate(rc)
+            ],
+            max(2, repeat // 8),
+        )
+        t_cv = best_time(
+            lambda rc=rig_cams, m=mats: [
+                (
+                    cv2.fisheye.projectPoints(
+                        pts_ego.astype(np.float64)[None],
+                        cv2.Rodrigues(m[c, :3, :3])[0],
+                        m[c, :3, 3],
+                        cam.K,
+                        np.array(cam.params),
+                    )
+                    if cam.model == "fisheye"
+                    else cv2.projectPoints(
+                        pts_ego.astype(np.float64),
+                        cv2.Rodrigues(m[c, :3, :3])[0],
+                        m[c, :3, 3],
+                        cam.K,
+                        np.array(cam.params),
+                    )
+                )
+                for c, cam in enumerate(rc)
+            ],
+            max(2, repeat // 8),
+        )
+        moved = n * 12 + count * n * 13
+        bound = moved / (bw["copy_GBps"] * 1e9)
+        rows.append(
+            {
+                "case": f"project_to_cameras {count} cams (2/3 pinhole+dist, 1/3 KB fisheye)",
+                "n": n,
+                "cameras": count,
+                "ours_ms": t_ours * 1e3,
+                "points_per_s": n * count / t_ours,
+                "peer": "cv2 (projectPoints / fisheye.projectPoints per camera)",
+                "peer_ms": t_cv * 1e3,
+                "ratio_peer": t_cv / t_ours,
+                "nuscenes_chain_ms": t_chain * 1e3,
+                "ratio_nuscenes": t_chain / t_ours,
+                "bandwidth_bound_ms": bound * 1e3,
+                "x_bound": t_ours / bound,
+            }
+        )
+
+    # --- deskew of a 250k sweep over 100 ms at 15 m/s with yaw rate ---
+    ts = np.arange(0, 400_001, 100_000, dtype=np.int64)
+    yaw = 0.3 * ts * 1e-6
+    quat = np.c_[np.cos(yaw / 2), np.zeros((ts.size, 2)), np.sin(yaw / 2)]
+    traj = Trajectory(ts, np.c_[15.0 * ts * 1e-6, np.zeros(ts.size), np.zeros(ts.size)], quat)
+    off = np.sort(rng.integers(0, 100_000, n)).astype(np.int32)
+    e = np.eye(4)
+    e[:3, 3] = [1.0, 0.0, 1.8]
+    t_ours = best_time(
+        lambda: kernels.deskew(pts_ego, off, timestamp_us=100_000, trajectory=traj, ego_from_sensor=e), repeat
+    )
+
+    def numpy_deskew() -> Any:
+        m = traj.matrices_at(100_000 + off.astype(np.int64))
+        p = pts_ego.astype(np.float64) @ e[:3, :3].T + e[:3, 3]
+        return np.einsum("nij,nj->ni", m[:, :3, :3], p) + m[:, :3, 3]
+
+    t_np = best_time(numpy_deskew, max(2, repeat // 8))
+    bound = n * (12 + 4 + 12) / (bw["copy_GBps"] * 1e9)
+    rows.append(
+        {
+            "case": "deskew 250k sweep (per-point pose, lerp+slerp)",
+            "n": n,
+            "cameras": 0,
+            "ours_ms": t_ours * 1e3,
+            "points_per_s": n / t_ours,
+            "peer": "NumPy per-point matrices",
+            "peer_ms": t_np * 1e3,
+            "ratio_peer": t_np / t_ours,
+            "bandwidth_bound_ms": bound * 1e3,
+            "x_bound": t_ours / bound,
+        }
+    )
+    return {"machine": _versions(), "bandwidth": bw, "rows": rows, "quick": quick}
+
+
+def markdown(result: dict[str, Any]) -> str:
+    """The results as a Markdown section."""
+    m, bw = result["machine"], result["bandwidth"]
+    lines = [
+        "## Shared frame (bench_shared_frame)",
+        "",
+        f"Machine: {m['cpu']}, {m['cores']} cores, numba threads {m['numba_threads']}; Python {m['python']}, "
+        f"NumPy {m['numpy']}, numba {m['numba']}, OpenCV {m['opencv']}; git {m['git_commit']}"
+        f"{' (quick run)' if result['quick'] else ''}; 1-min load average at the start "
+        f"{m['load_average_1min']} (above ~0.5 the 2 cores were shared and times are inflated).",
+        f"Measured memory bandwidth: copy {bw['copy_GBps']:.1f} GB/s, triad {bw['triad_GBps']:.1f} GB/s.",
+        "",
+        "| case | ours [ms] | points/s | peer | peer [ms] | x peer | nuScenes-style [ms] | x nuScenes "
+        "| bandwidth bound [ms] | x bound |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in result["rows"]:
+        nus = f"{r['nuscenes_chain_ms']:.2f}" if "nuscenes_chain_ms" in r else "-"
+        xn = f"{r['ratio_nuscenes']:.0f}" if "ratio_nuscenes" in r else "-"
+        lines.append(
+            f"| {r['case']} | {r['ours_ms']:.2f} | {r['points_per_s'] / 1e6:.0f} M | {r['peer']} | "
+            f"{r['peer_ms']:.2f} | {r['ratio_peer']:.0f} | {nus} | {xn} | {r['bandwidth_bound_ms']:.2f} | "
+            f"{r['x_bound']:.1f} |"
+        )
+    extra = [r for r in result["rows"] if "soa_api_ms" in r]
+    if extra:
+        lines += [
+            "",
+            "One-camera rows time `project_points` (returns interleaved `uv (N, 2)`); the "
+            "structure-of-arrays API `project_to_cameras` with one camera took "
+            + ", ".join(f"{r['soa_api_ms']:.2f} ms ({r['case'].split()[-1]})" for r in extra)
+            + ".",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def update_results_md(section: str, path: Path) -> None:
+    """Replace (or append) this benchmark's section in RESULTS.md."""
+    text = path.read_text() if path.exists() else "# Benchmark results\n\n"
+    head = "## Shared frame (bench_shared_frame)"
+    if head in text:
+        before, after = text.split(head, 1)
+        rest = after.split("\n## ", 1)
+        text = before + section + ("\n## " + rest[1] if len(rest) > 1 else "")
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    path.write_text(text)
+
+
+def main() -> None:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer repeats")
+    parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "shared_frame.json")
+    parser.add_argument("--no-results-md", action="store_true", help="do not update benchmarks/RESULTS.md")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    result = run(args.quick)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(result, indent=2))
+    section = markdown(result)
+    print(section)
+    if not args.no_results_md:
+        update_results_md(section, ROOT / "benchmarks" / "RESULTS.md")
+
+
+if __name__ == "__main__":
+    main()
