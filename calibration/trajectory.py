@@ -9,7 +9,6 @@ two for at most ``max_extrapolation_us``.
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +16,7 @@ import numpy.typing as npt
 
 from calibration.se3 import SE3, quat_wxyz_to_xyzw
 from kernels.errors import InvalidInputError
+from kernels.motion import OutOfRange
 from kernels.validation import as_array, check_sorted, check_unit_quaternions
 
 __all__ = ["Extrapolation", "Trajectory", "slerp_wxyz"]
@@ -25,15 +25,10 @@ F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 
 
-class Extrapolation(enum.Enum):
-    """What :meth:`Trajectory.poses_at` does for timestamps outside the covered range."""
-
-    RAISE = "raise"
-    """Raise :class:`~kernels.errors.InvalidInputError` naming the timestamp and the range."""
-    CLAMP = "clamp"
-    """Hold the first or last pose."""
-    CONSTANT_VELOCITY = "constant_velocity"
-    """Continue the first or last segment's linear and angular velocity."""
+Extrapolation = OutOfRange
+"""What :meth:`Trajectory.poses_at` does outside the covered range: ``RAISE``, ``CLAMP`` or
+``CONSTANT_VELOCITY``. The one policy enum, defined beside the kernels (:class:`kernels.motion.OutOfRange`)
+so the deskew and projection kernels apply the same policy without importing calibration."""
 
 
 def slerp_wxyz(q0: F64, q1: F64, alpha: F64) -> F64:

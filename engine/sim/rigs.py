@@ -185,7 +185,7 @@ _D = math.radians
 
 
 def _nuscenes() -> RigSpec:
-    lidar = LidarSpec("lidar_top", (0.94, 0.0, 1.84), -math.pi / 2, 32, 1400, 10.67, -30.67, 20.0, 80.0)
+    lidar = LidarSpec("lidar_top", (0.94, 0.0, 1.84), -math.pi / 2, 32, 1200, 10.67, -30.67, 20.0, 80.0)
     cams = tuple(
         CameraSpec(f"cam_{name}", pos, _D(yaw), 0.0, "brown_conrady", 1600, 900, f, _BC, 12.0, delay)
         for name, pos, yaw, f, delay in (
@@ -211,7 +211,7 @@ def _nuscenes() -> RigSpec:
 
 
 def _robotaxi() -> RigSpec:
-    lidar = LidarSpec("lidar_top", (1.2, 0.0, 2.05), 0.0, 128, 2600, 15.0, -25.0, 10.0, 200.0)
+    lidar = LidarSpec("lidar_top", (1.2, 0.0, 2.05), 0.0, 128, 2220, 10.0, -25.0, 10.0, 200.0)
     pinholes = tuple(
         CameraSpec(f"cam_{name}", pos, _D(yaw), _D(pitch), "brown_conrady", 1920, 1080, f, dist, 10.0, delay)
         for name, pos, yaw, pitch, f, dist, delay in (
