@@ -106,7 +106,7 @@ def demo(
             ("PandaSet sample", "points in first sweep", f"{len(sweep):,}"),
             (
                 "PandaSet sample",
-                "point time span [ms]",
+                "point time span (ms)",
                 f"{np.ptp(sweep.time_offset_us) / 1e3:.1f}",
             ),
             ("PandaSet sample", "cameras", str(len(reopened.cameras))),
@@ -120,7 +120,7 @@ def demo(
                 "motion compensated",
                 str(reopened.metadata.get("lidar_motion_compensated", "?")),
             ),
-            ("PandaSet sample", "open + convert [s]", f"{time.perf_counter() - t0:.2f}"),
+            ("PandaSet sample", "open + convert (s)", f"{time.perf_counter() - t0:.2f}"),
         ]
         t0 = time.perf_counter()
         sim_dir = out / "sim_nuscenes"
@@ -138,7 +138,7 @@ def demo(
                 f"{len(sim.cameras)} / {len(sim.radar)}",
             ),
             ("simulated nuScenes-like", "GT tracks", str(len(gt.annotations.tracks))),
-            ("simulated nuScenes-like", "simulate + write [s]", f"{time.perf_counter() - t0:.2f}"),
+            ("simulated nuScenes-like", "simulate + write (s)", f"{time.perf_counter() - t0:.2f}"),
         ]
     except EngineError as exc:
         _fail(exc)
@@ -190,12 +190,20 @@ def sim(
         spec = get_rig(rig)
         t0 = time.perf_counter()
         with Progress(
-            TextColumn("simulating [bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TimeElapsedColumn(), console=console, transient=True,
+            TextColumn("simulating [bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
         ) as bar:
             task = bar.add_task(spec.name, total=None)
             log_dir = write_simulation(
-                out, spec, seconds, seed, progress=lambda done, total: bar.update(task, completed=done, total=total)
+                out,
+                spec,
+                seconds,
+                seed,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
             )
         elapsed = time.perf_counter() - t0
         result = open_log(log_dir)

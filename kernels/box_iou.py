@@ -23,9 +23,8 @@ import numpy as np
 import numpy.typing as npt
 
 from kernels._box_host import box_params, build_grid, check_boxes
-from kernels._math import polygon as _poly
 from kernels.dispatch import Backend, Placement, place
-from kernels.errors import InvalidInputError
+from kernels.errors import InvalidInputError, InvalidTypeError
 from kernels.validation import as_array
 
 __all__ = ["Overlap", "box_giou_3d", "box_giou_bev", "box_iou_3d", "box_iou_bev", "nms"]
@@ -48,16 +47,13 @@ class Overlap(enum.Enum):
         raise InvalidInputError(f"unknown mode {value!r}; expected one of {[m.value for m in cls]}")
 
 
-_KERNEL_MODE = {Overlap.BEV: _poly.IOU_BEV, Overlap.IOU_3D: _poly.IOU_3D}
-
-
 def _host_boxes(placement: Placement, name: str, value: Any) -> npt.NDArray[np.float32]:
     if placement.on_device:
         return check_boxes(name, placement.host(name, value, np.float32, (None, 7)).copy_to_host())
     return check_boxes(name, value)
 
 
-def _matrix(a: Any, b: Any, mode: int, backend: str | Backend) -> Any:
+def _matrix(a: Any, b: Any, kernel: str, three_d: bool, backend: str | Backend) -> Any:
     placement = place(backend, {"a": a, "b": b})
     pa = box_params(_host_boxes(placement, "a", a))
     pb = box_params(_host_boxes(placement, "b", b))
@@ -68,13 +64,13 @@ def _matrix(a: Any, b: Any, mode: int, backend: str | Backend) -> Any:
     if placement.backend is Backend.CPU:
         from kernels import cpu_boxes
 
-        cpu_boxes.overlap_matrix(pa, pb, mode, out)
+        getattr(cpu_boxes, kernel)(pa, pb, three_d, out)
     else:
         from kernels import cuda_boxes
         from kernels.cuda import launch_config
 
-        cuda_boxes.overlap_matrix[launch_config(shape[0] * shape[1])](
-            placement.small(pa), placement.small(pb), mode, out
+        getattr(cuda_boxes, kernel)[launch_config(shape[0] * shape[1])](
+            placement.small(pa), placement.small(pb), three_d, out
         )
     return placement.result(owner)
 
@@ -97,7 +93,7 @@ def box_iou_bev(a: Any, b: Any, *, backend: str | Backend = "auto") -> Any:
         Intersection area over union area of the rotated BEV rectangles, in [0, 1]
         (0 when the union is empty).
     """
-    return _matrix(a, b, _poly.IOU_BEV, backend)
+    return _matrix(a, b, "iou_matrix", False, backend)
 
 
 def box_iou_3d(a: Any, b: Any, *, backend: str | Backend = "auto") -> Any:
@@ -117,7 +113,7 @@ def box_iou_3d(a: Any, b: Any, *, backend: str | Backend = "auto") -> Any:
     array of float32, shape (M, K)
         BEV intersection area times z overlap, over the union of the volumes, in [0, 1].
     """
-    return _matrix(a, b, _poly.IOU_3D, backend)
+    return _matrix(a, b, "iou_matrix", True, backend)
 
 
 def box_giou_bev(a: Any, b: Any, *, backend: str | Backend = "auto") -> Any:
@@ -138,7 +134,7 @@ def box_giou_bev(a: Any, b: Any, *, backend: str | Backend = "auto") -> Any:
         IoU minus the share of the convex hull of both rectangles outside their union,
         in [-1, 1].
     """
-    return _matrix(a, b, _poly.GIOU_BEV, backend)
+    return _matrix(a, b, "giou_matrix", False, backend)
 
 
 def box_giou_3d(a: Any, b: Any, *, backend: str | Backend = "auto") -> Any:
@@ -159,7 +155,7 @@ def box_giou_3d(a: Any, b: Any, *, backend: str | Backend = "auto") -> Any:
         3D IoU minus the share of (BEV convex hull x joint z span) outside the union of
         the volumes, in [-1, 1].
     """
-    return _matrix(a, b, _poly.GIOU_3D, backend)
+    return _matrix(a, b, "giou_matrix", True, backend)
 
 
 def nms(
@@ -176,8 +172,10 @@ def nms(
     ----------
     boxes : array_like of float32, shape (M, 7)
         Proposals ``[x, y, z, length, width, height, yaw]`` [m, rad].
-    scores : array_like of float32, shape (M,)
-        Confidence per proposal (finite); on the same side (host or device) as ``boxes``.
+    scores : array_like of float, shape (M,)
+        Confidence per proposal (finite); on the same side (host or device) as ``boxes``. Host
+        scores are sorted in float64 (float32 and float64 inputs keep their exact order); device
+        scores must be float32.
     iou_threshold : float
         In [0, 1]: a box is dropped when its IoU with a higher-scored kept box is strictly greater.
     mode : {"bev", "3d"}
@@ -192,7 +190,10 @@ def nms(
         NumPy array for host inputs; for device inputs an array of the same library on the device.
     """
     overlap = Overlap.parse(mode)
-    thr = float(iou_threshold)
+    try:
+        thr = float(iou_threshold)
+    except (TypeError, ValueError):
+        raise InvalidTypeError(f"iou_threshold must be a number, got {iou_threshold!r}") from None
     if not (math.isfinite(thr) and 0.0 <= thr <= 1.0):
         raise InvalidInputError(f"iou_threshold must be a finite number in [0, 1], got {iou_threshold!r}")
     placement = place(backend, {"boxes": boxes, "scores": scores})
@@ -201,30 +202,29 @@ def nms(
     if placement.on_device:
         host_scores = placement.host("scores", scores, np.float32, (m,)).copy_to_host()
     else:
-        host_scores = as_array("scores", scores, np.float32, (m,))
+        host_scores = as_array("scores", scores, np.float64, (m,))  # float64 scores keep their order
     order = np.argsort(-host_scores, kind="stable")
     params = box_params(host_boxes[order])
     grid = build_grid(params)
     mask = np.zeros((m, (m + 63) // 64), np.uint64)
-    mode_id = _KERNEL_MODE[overlap]
+    three_d = overlap is Overlap.IOU_3D
+    nx = int(grid.grid[3])
     if m and placement.backend is Backend.CPU:
         from kernels import cpu_boxes
 
-        nx = int(grid.grid[3])
-        cpu_boxes.nms_mask(params, grid.ranges, nx, grid.cell_start, grid.cell_boxes, mode_id, thr, mask)
+        cpu_boxes.nms_mask(params, grid.ranges, nx, grid.cell_start, grid.cell_boxes, three_d, thr, mask)
     elif m:
         from kernels import cuda_boxes
         from kernels.cuda import launch_config
 
         dev_mask = placement.small(mask)
         dev = [placement.small(a) for a in (params, grid.ranges)]
-        nx = int(grid.grid[3])
         cuda_boxes.nms_mask[launch_config(m)](
             *dev,
             nx,
             placement.small(grid.cell_start),
             placement.small(grid.cell_boxes),
-            mode_id,
+            three_d,
             thr,
             dev_mask,
         )

@@ -1,4 +1,4 @@
-"""CPU box kernels: the scalar math of :mod:`kernels._math.box` and :mod:`kernels._math.polygon` in prange loops.
+"""CPU box kernels: the scalar box and polygon math (:mod:`kernels._math`) in ``prange`` loops.
 
 Private: call :mod:`kernels.boxes` and :mod:`kernels.box_iou` instead; these trust their inputs
 (float64 parameter rows from :func:`kernels._box_host.box_params`, grids from
@@ -22,7 +22,8 @@ __all__ = [
     "group_by_box",
     "greedy_nms",
     "nms_mask",
-    "overlap_matrix",
+    "giou_matrix",
+    "iou_matrix",
     "points_count",
     "points_first",
     "points_pairs",
@@ -35,7 +36,8 @@ _POLY = retarget(_polygon_math.DEVICE_FUNCTIONS, _INLINE)
 _first_box = _BOX["first_box"]
 _count_boxes = _BOX["count_boxes"]
 _write_boxes = _BOX["write_boxes"]
-_pair_overlap = _POLY["pair_overlap"]
+_pair_iou = _POLY["pair_iou"]
+_pair_giou = _POLY["pair_giou"]
 _SCRATCH = _polygon_math.SCRATCH_SIZE
 
 
@@ -138,17 +140,33 @@ def group_by_box(
 
 
 @numba.njit(parallel=True)
-def overlap_matrix(pa: Any, pb: Any, mode: int, out: Any) -> None:  # pragma: no cover - compiled
-    """``out[i, j]`` = IoU or GIoU (``mode``, see :mod:`kernels._math.polygon`) of ``pa[i]`` and ``pb[j]``."""
+def iou_matrix(pa: Any, pb: Any, three_d: bool, out: Any) -> None:  # pragma: no cover - compiled
+    """``out[i, j]`` = BEV (or 3D) IoU of boxes ``pa[i]`` and ``pb[j]``."""
     for i in prange(pa.shape[0]):
         scratch = np.empty(_SCRATCH, np.float64)
         for j in range(pb.shape[0]):
-            out[i, j] = _pair_overlap(pa, i, pb, j, mode, scratch)
+            out[i, j] = _pair_iou(pa, i, pb, j, three_d, scratch)
+
+
+@numba.njit(parallel=True)
+def giou_matrix(pa: Any, pb: Any, three_d: bool, out: Any) -> None:  # pragma: no cover - compiled
+    """``out[i, j]`` = BEV (or 3D) generalised IoU of boxes ``pa[i]`` and ``pb[j]``."""
+    for i in prange(pa.shape[0]):
+        scratch = np.empty(_SCRATCH, np.float64)
+        for j in range(pb.shape[0]):
+            out[i, j] = _pair_giou(pa, i, pb, j, three_d, scratch)
 
 
 @numba.njit(parallel=True)
 def nms_mask(
-    bp: Any, ranges: Any, nx: int, cell_start: Any, cell_boxes: Any, mode: int, threshold: float, mask: Any
+    bp: Any,
+    ranges: Any,
+    nx: int,
+    cell_start: Any,
+    cell_boxes: Any,
+    three_d: bool,
+    threshold: float,
+    mask: Any,
 ) -> None:  # pragma: no cover - compiled
     """Bit ``j`` of row ``i`` of ``mask`` (uint64 words, zeroed) = IoU(i, j) > threshold, for j > i.
 
@@ -166,7 +184,7 @@ def nms_mask(
                         continue
                     if max(ranges[i, 0], ranges[j, 0]) != ix or max(ranges[i, 1], ranges[j, 1]) != iy:
                         continue
-                    if _pair_overlap(bp, i, bp, j, mode, scratch) > threshold:
+                    if _pair_iou(bp, i, bp, j, three_d, scratch) > threshold:
                         mask[i, j >> 6] |= np.uint64(1) << np.uint64(j & 63)
 
 

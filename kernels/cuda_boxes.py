@@ -1,5 +1,4 @@
-"""CUDA box kernels: the scalar math of :mod:`kernels._math.box` and :mod:`kernels._math.polygon` as
-device functions in grid-stride loops.
+"""CUDA box kernels: the scalar box and polygon math (:mod:`kernels._math`) in grid-stride loops.
 
 Private: call :mod:`kernels.boxes` and :mod:`kernels.box_iou` instead; these trust their inputs.
 Imported lazily (first CUDA call); ``cuda`` is a module-level global (the simulator swaps it).
@@ -20,7 +19,8 @@ from kernels._math.retarget import retarget
 
 __all__ = [
     "nms_mask",
-    "overlap_matrix",
+    "giou_matrix",
+    "iou_matrix",
     "points_count",
     "points_first",
     "points_scatter",
@@ -36,13 +36,14 @@ _count_boxes = _BOX["count_boxes"]
 _point_in_box = _BOX["point_in_box"]
 _grid_cell = _BOX["grid_cell"]
 _heap_sort = _BOX["heap_sort"]
-_pair_overlap = _POLY["pair_overlap"]
+_pair_iou = _POLY["pair_iou"]
+_pair_giou = _POLY["pair_giou"]
 _SCRATCH = _polygon_math.SCRATCH_SIZE
 
 
 @cuda.jit
 def points_first(points, bp, grid, cell_start, cell_boxes, out):  # type: ignore[no-untyped-def]  # pragma: no cover
-    """``out[i]`` = lowest index of a box containing point ``i``, or -1 (see :func:`kernels.cpu_boxes.points_first`)."""
+    """``out[i]`` = lowest index of a box containing point ``i``, or -1 (as ``cpu_boxes.points_first``)."""
     start, stride = cuda.grid(1), cuda.gridsize(1)
     for i in range(start, points.shape[0], stride):
         out[i] = _first_box(
@@ -102,19 +103,31 @@ def sort_segments(offsets, indices):  # type: ignore[no-untyped-def]  # pragma: 
 
 
 @cuda.jit
-def overlap_matrix(pa, pb, mode, out):  # type: ignore[no-untyped-def]  # pragma: no cover
-    """``out[i, j]`` = IoU or GIoU of ``pa[i]`` and ``pb[j]``, one pair per thread."""
+def iou_matrix(pa, pb, three_d, out):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """``out[i, j]`` = BEV (or 3D) IoU of ``pa[i]`` and ``pb[j]``, one pair per thread."""
     scratch = cuda.local.array(_SCRATCH, np.float64)
     start, stride = cuda.grid(1), cuda.gridsize(1)
     k = pb.shape[0]
     for t in range(start, pa.shape[0] * k, stride):
         i = t // k
         j = t - i * k
-        out[i, j] = _pair_overlap(pa, i, pb, j, mode, scratch)
+        out[i, j] = _pair_iou(pa, i, pb, j, three_d, scratch)
 
 
 @cuda.jit
-def nms_mask(bp, ranges, nx, cell_start, cell_boxes, mode, threshold, mask):  # type: ignore[no-untyped-def]  # pragma: no cover
+def giou_matrix(pa, pb, three_d, out):  # type: ignore[no-untyped-def]  # pragma: no cover
+    """``out[i, j]`` = BEV (or 3D) generalised IoU of ``pa[i]`` and ``pb[j]``, one pair per thread."""
+    scratch = cuda.local.array(_SCRATCH, np.float64)
+    start, stride = cuda.grid(1), cuda.gridsize(1)
+    k = pb.shape[0]
+    for t in range(start, pa.shape[0] * k, stride):
+        i = t // k
+        j = t - i * k
+        out[i, j] = _pair_giou(pa, i, pb, j, three_d, scratch)
+
+
+@cuda.jit
+def nms_mask(bp, ranges, nx, cell_start, cell_boxes, three_d, threshold, mask):  # type: ignore[no-untyped-def]  # pragma: no cover
     """Suppression bits of row ``i`` (one thread per box), as :func:`kernels.cpu_boxes.nms_mask`."""
     scratch = cuda.local.array(_SCRATCH, np.float64)
     start, stride = cuda.grid(1), cuda.gridsize(1)
@@ -128,5 +141,5 @@ def nms_mask(bp, ranges, nx, cell_start, cell_boxes, mode, threshold, mask):  # 
                         max(ranges[i, 0], ranges[j, 0]) == ix and max(ranges[i, 1], ranges[j, 1]) == iy
                     )
                     if j > i and first_common:
-                        if _pair_overlap(bp, i, bp, j, mode, scratch) > threshold:
+                        if _pair_iou(bp, i, bp, j, three_d, scratch) > threshold:
                             mask[i, j >> 6] |= np.uint64(1) << np.uint64(j & 63)

@@ -316,6 +316,8 @@ def fit_boxes(
     max_points: int = 256,
     min_distance_m: float = 0.01,
     min_speed_mps: float = 1.0,
+    visible_edges: bool = True,
+    criterion: str = "closeness",
     backend: str | Backend = "auto",
 ) -> FittedBoxes:
     """Fit one cuboid to every cluster with at least ``min_points`` points.
@@ -350,6 +352,12 @@ def fit_boxes(
         ``d0`` of the closeness criterion [m].
     min_speed_mps : float
         Below this speed ``heading="velocity"`` falls back to the longer side.
+    visible_edges : bool
+        Score only the rectangle edges facing ``sensor_xy`` in the yaw search (plain closeness
+        criterion when False).
+    criterion : {"closeness", "area"}
+        Yaw search objective: closeness of points to the edges (L-shape fitting) or the smallest
+        bounding-rectangle area.
     backend : {"auto", "cpu", "cuda"}
         See :mod:`kernels.dispatch`.
 
@@ -369,8 +377,13 @@ def fit_boxes(
     if pri.shape[0] and np.any(pri[:, 3:6] <= 0):
         raise InvalidInputError("priors sigma columns (3:6) must be > 0")
     sx, sy = (float(v) for v in sensor_xy)
+    criteria = {"closeness": _fit_math.CRITERION_CLOSENESS, "area": _fit_math.CRITERION_AREA}
+    if criterion not in criteria:
+        raise InvalidInputError(f"unknown criterion {criterion!r}; expected one of {list(criteria)}")
+    crit = float(criteria[criterion])
     params = np.array(
-        [steps, refine, cap, d0, sx, sy, float(min_speed_mps), 1.0 if extend else 0.0], np.float64
+        [steps, refine, cap, d0, sx, sy, float(min_speed_mps), float(extend), float(visible_edges), crit],
+        np.float64,
     )
     pl = place(backend, {"points": points, "labels": labels, "ground_z": ground_z})
     pts = pl.host("points", points, np.float32, (None, 3))

@@ -56,6 +56,8 @@ class SnapConfig:
         Cost added at the search bound to pull the fit back to the interpolated pose [m].
     min_points : int
         Fewer points leave the cuboid as interpolated.
+    max_points : int
+        More points are thinned to this many (evenly strided, deterministic) before the search.
     max_residual_m : float
         Mean truncated point distance above which a frame needs a keyframe [m].
     grid : int
@@ -70,6 +72,7 @@ class SnapConfig:
     truncation_m: float = 0.3
     prior_m: float = 0.005
     min_points: int = 10
+    max_points: int = 256
     max_residual_m: float = 0.12
     grid: int = 9
 
@@ -207,6 +210,8 @@ def snap_to_points(
         if counts[i] < cfg.min_points:
             continue
         local = np.stack([lx[keep], ly[keep]], axis=1)
+        if local.shape[0] > cfg.max_points:
+            local = local[np.linspace(0, local.shape[0] - 1, cfg.max_points).astype(np.int64)]
         dx, dy, dyaw, before, after = _fit(local, half, cfg)
         centers[i, 0] += c * dx - s * dy
         centers[i, 1] += s * dx + c * dy

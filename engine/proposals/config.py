@@ -39,7 +39,9 @@ class FitConfig(_Stage):
     yaw_steps: int = Field(30, ge=1)
     yaw_refine: int = Field(5, ge=0)
     max_points: int = Field(256, ge=1)
-    min_distance_m: float = Field(0.01, gt=0, description="d0 of the closeness criterion [m]")
+    min_distance_m: float = Field(0.1, gt=0, description="d0 of the closeness criterion [m]")
+    criterion: Literal["closeness", "area"] = "closeness"
+    visible_edges: bool = Field(True, description="closeness counts only the edges facing the sensor")
     priors_file: str | None = Field(None, description="YAML size priors; the packaged table when None")
 
 

@@ -110,6 +110,8 @@ def propose(
         yaw_refine=fc.yaw_refine,
         max_points=fc.max_points,
         min_distance_m=fc.min_distance_m,
+        criterion=fc.criterion,
+        visible_edges=fc.visible_edges,
         backend=cfg.backend,
     )
     boxes, class_id, score = fitted.boxes, fitted.class_id, fitted.score

@@ -18,7 +18,9 @@ __all__ = ["box_rows", "cast_rays", "cast_spinning"]
 
 
 @numba.njit(inline="always", cache=True)
-def _axis(lo: float, ld: float, half: float, t_near: float, t_far: float, cos_in: float) -> tuple[float, float, float]:
+def _axis(
+    lo: float, ld: float, half: float, t_near: float, t_far: float, cos_in: float
+) -> tuple[float, float, float]:
     """Clip the ray's [t_near, t_far] interval against one slab ``|lo + t ld| <= half``."""
     if abs(ld) < 1e-12:
         if abs(lo) > half:
@@ -36,8 +38,20 @@ def _axis(lo: float, ld: float, half: float, t_near: float, t_far: float, cos_in
 
 @numba.njit(inline="always", cache=True)
 def _slab(
-    ox: float, oy: float, oz: float, dx: float, dy: float, dz: float, cx: float, cy: float, cz: float,
-    hl: float, hw: float, hh: float, c: float, s: float,
+    ox: float,
+    oy: float,
+    oz: float,
+    dx: float,
+    dy: float,
+    dz: float,
+    cx: float,
+    cy: float,
+    cz: float,
+    hl: float,
+    hw: float,
+    hh: float,
+    c: float,
+    s: float,
 ) -> tuple[float, float]:
     """Entry distance along the unit ray and |cos| of the incidence angle; (inf, 0) when missed."""
     rx, ry = ox - cx, oy - cy
@@ -51,10 +65,18 @@ def _slab(
 
 @numba.njit(cache=True)
 def _spinning_kernel(
-    origins: npt.NDArray[np.float64], col_yaw: npt.NDArray[np.float64], el_cos: npt.NDArray[np.float64],
-    el_sin: npt.NDArray[np.float64], dyn_xy: npt.NDArray[np.float64], dyn_fix: npt.NDArray[np.float64],
-    stat: npt.NDArray[np.float64], min_range: float, max_range: float, out_t: npt.NDArray[np.float64],
-    out_id: npt.NDArray[np.int32], out_cos: npt.NDArray[np.float64],
+    origins: npt.NDArray[np.float64],
+    col_yaw: npt.NDArray[np.float64],
+    el_cos: npt.NDArray[np.float64],
+    el_sin: npt.NDArray[np.float64],
+    dyn_xy: npt.NDArray[np.float64],
+    dyn_fix: npt.NDArray[np.float64],
+    stat: npt.NDArray[np.float64],
+    min_range: float,
+    max_range: float,
+    out_t: npt.NDArray[np.float64],
+    out_id: npt.NDArray[np.int32],
+    out_cos: npt.NDArray[np.float64],
 ) -> None:
     n_col, n_beam = out_t.shape
     n_dyn, n_stat = dyn_fix.shape[0], stat.shape[0]
@@ -91,8 +113,22 @@ def _spinning_kernel(
             for j in range(n):
                 m = cand[j]
                 if m < n_dyn:
-                    t, ci = _slab(ox, oy, oz, dx, dy, dz, dyn_xy[c, m, 0], dyn_xy[c, m, 1], dyn_fix[m, 0],
-                                  dyn_fix[m, 1], dyn_fix[m, 2], dyn_fix[m, 3], dyn_xy[c, m, 2], dyn_xy[c, m, 3])
+                    t, ci = _slab(
+                        ox,
+                        oy,
+                        oz,
+                        dx,
+                        dy,
+                        dz,
+                        dyn_xy[c, m, 0],
+                        dyn_xy[c, m, 1],
+                        dyn_fix[m, 0],
+                        dyn_fix[m, 1],
+                        dyn_fix[m, 2],
+                        dyn_fix[m, 3],
+                        dyn_xy[c, m, 2],
+                        dyn_xy[c, m, 3],
+                    )
                 else:
                     r = stat[m - n_dyn]
                     t, ci = _slab(ox, oy, oz, dx, dy, dz, r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7])
@@ -105,8 +141,14 @@ def _spinning_kernel(
 
 @numba.njit(cache=True)
 def _rays_kernel(
-    origins: npt.NDArray[np.float64], dirs: npt.NDArray[np.float64], boxes: npt.NDArray[np.float64],
-    skip: npt.NDArray[np.int32], ground: bool, max_range: npt.NDArray[np.float64], out_t: npt.NDArray[np.float64], out_id: npt.NDArray[np.int32],
+    origins: npt.NDArray[np.float64],
+    dirs: npt.NDArray[np.float64],
+    boxes: npt.NDArray[np.float64],
+    skip: npt.NDArray[np.int32],
+    ground: bool,
+    max_range: npt.NDArray[np.float64],
+    out_t: npt.NDArray[np.float64],
+    out_id: npt.NDArray[np.int32],
     out_cos: npt.NDArray[np.float64],
 ) -> None:
     for i in range(origins.shape[0]):
@@ -136,9 +178,14 @@ def box_rows(boxes: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
 
 
 def cast_spinning(
-    origins: npt.NDArray[np.float64], col_yaw: npt.NDArray[np.float64], elevations: npt.NDArray[np.float64],
-    dyn_xy: npt.NDArray[np.float64], dyn_fix: npt.NDArray[np.float64], stat_rows: npt.NDArray[np.float64],
-    min_range: float, max_range: float,
+    origins: npt.NDArray[np.float64],
+    col_yaw: npt.NDArray[np.float64],
+    elevations: npt.NDArray[np.float64],
+    dyn_xy: npt.NDArray[np.float64],
+    dyn_fix: npt.NDArray[np.float64],
+    stat_rows: npt.NDArray[np.float64],
+    min_range: float,
+    max_range: float,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int32], npt.NDArray[np.float64]]:
     """Cast a spinning lidar's rays, one column per row of ``origins``, boxes moving per column.
 
@@ -169,16 +216,28 @@ def cast_spinning(
     out_id = np.empty((c, b), np.int32)
     out_cos = np.empty((c, b))
     _spinning_kernel(
-        np.ascontiguousarray(origins), np.ascontiguousarray(col_yaw), np.cos(elevations), np.sin(elevations),
-        np.ascontiguousarray(dyn_xy), np.ascontiguousarray(dyn_fix), np.ascontiguousarray(stat_rows),
-        float(min_range), float(max_range), out_t, out_id, out_cos,
+        np.ascontiguousarray(origins),
+        np.ascontiguousarray(col_yaw),
+        np.cos(elevations),
+        np.sin(elevations),
+        np.ascontiguousarray(dyn_xy),
+        np.ascontiguousarray(dyn_fix),
+        np.ascontiguousarray(stat_rows),
+        float(min_range),
+        float(max_range),
+        out_t,
+        out_id,
+        out_cos,
     )
     return out_t, out_id, out_cos
 
 
 def cast_rays(
-    origins: npt.NDArray[np.float64], dirs: npt.NDArray[np.float64], rows: npt.NDArray[np.float64],
-    max_range: float | npt.NDArray[np.float64], ground: bool = True,
+    origins: npt.NDArray[np.float64],
+    dirs: npt.NDArray[np.float64],
+    rows: npt.NDArray[np.float64],
+    max_range: float | npt.NDArray[np.float64],
+    ground: bool = True,
     skip: npt.NDArray[np.int32] | None = None,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int32], npt.NDArray[np.float64]]:
     """Cast N unit rays ``origins + t * dirs`` (world, (N, 3)) against fixed boxes ``rows`` (M, 8).
@@ -192,8 +251,14 @@ def cast_rays(
     out_id = np.empty(n, np.int32)
     out_cos = np.empty(n)
     _rays_kernel(
-        np.ascontiguousarray(origins, dtype=np.float64), np.ascontiguousarray(dirs, dtype=np.float64),
-        np.ascontiguousarray(rows, dtype=np.float64).reshape(-1, 8), np.ascontiguousarray(skip_ids),
-        bool(ground), np.ascontiguousarray(limit), out_t, out_id, out_cos,
+        np.ascontiguousarray(origins, dtype=np.float64),
+        np.ascontiguousarray(dirs, dtype=np.float64),
+        np.ascontiguousarray(rows, dtype=np.float64).reshape(-1, 8),
+        np.ascontiguousarray(skip_ids),
+        bool(ground),
+        np.ascontiguousarray(limit),
+        out_t,
+        out_id,
+        out_cos,
     )
     return out_t, out_id, out_cos

@@ -3,9 +3,11 @@
 Every actor is a yaw-only box on the ground plane of constant size. Two motion modes:
 
 * ``LANE``: follows a lane (lateral offset ``d`` from the road centreline) in direction ``+1`` or
-  ``-1`` of arc length, driven by a :class:`~engine.sim.road.Flow`:
-  ``s(t) = s0 + dir * (b + A sin(w b + phi))`` with ``b = gain * distance_flow(t)``; the sine lets actors
-  of one flow breathe without reversing (``A w < 1``). ``gain = 0`` is a parked actor.
+  ``-1`` of arc length, driven by a :class:`~engine.sim.road.Flow`: its lane arc length (measured along
+  the lane itself, :meth:`~engine.sim.road.Road.lane_to_s`) is
+  ``u(t) = s0 + dir * (b + A sin(w b + phi))`` with ``b = gain * distance_flow(t)``; the sine lets actors
+  of one flow breathe without reversing (``A w < 1``), and actors of one flow and lane keep their gaps.
+  ``gain = 0`` is a parked actor.
 * ``LINE``: crosses along a straight segment from ``p`` in direction ``u`` at constant speed, starting at
   ``t_start``; it waits at the start before and stands at the end after.
 
@@ -113,16 +115,16 @@ class ActorSet:
         lane = idx[self.mode[idx] == LANE]
         cols_lane = np.flatnonzero(self.mode[idx] == LANE)
         if lane.size:
-            s, sdot, sddot = self._lane_progress(flows, t, lane)
+            u, udot, uddot = self._lane_progress(flows, t, lane)
             d, direction = self.lane[lane, 1], self.lane[lane, 2]
+            s = road.lane_to_s(u, np.broadcast_to(d, u.shape))
             x, y, h, k = road.at(s, np.broadcast_to(d, s.shape))
-            stretch = 1.0 - k * d
             out["x"][:, cols_lane], out["y"][:, cols_lane] = x, y
             out["yaw"][:, cols_lane] = h + np.where(direction < 0, np.pi, 0.0)
-            out["vx"][:, cols_lane] = stretch * sdot * np.cos(h)
-            out["vy"][:, cols_lane] = stretch * sdot * np.sin(h)
-            out["yaw_rate"][:, cols_lane] = k * sdot
-            out["accel"][:, cols_lane] = stretch * sddot * direction
+            out["vx"][:, cols_lane] = udot * np.cos(h)
+            out["vy"][:, cols_lane] = udot * np.sin(h)
+            out["yaw_rate"][:, cols_lane] = k * udot / (1.0 - k * d)
+            out["accel"][:, cols_lane] = uddot * direction
         cols_line = np.flatnonzero(self.mode[idx] == LINE)
         if cols_line.size:
             line = idx[cols_line]
@@ -151,10 +153,10 @@ class ActorSet:
             dist[:, cols], speed[:, cols], accel[:, cols] = fd[:, None], fv[:, None], fa[:, None]
         b, bdot, bddot = gain * dist, gain * speed, gain * accel
         arg = w * b + phi
-        s = s0 + direction * (b + amp * np.sin(arg))
-        sdot = direction * bdot * (1.0 + amp * w * np.cos(arg))
-        sddot = direction * (bddot * (1.0 + amp * w * np.cos(arg)) - amp * w * w * bdot * bdot * np.sin(arg))
-        return s, sdot, sddot
+        u = s0 + direction * (b + amp * np.sin(arg))
+        udot = direction * bdot * (1.0 + amp * w * np.cos(arg))
+        uddot = direction * (bddot * (1.0 + amp * w * np.cos(arg)) - amp * w * w * bdot * bdot * np.sin(arg))
+        return u, udot, uddot
 
     def attribute_codes(
         self, road: Road, flows: list[Flow], t0_us: int, t_us: npt.ArrayLike, idx: I64
@@ -175,8 +177,9 @@ class ActorSet:
         # Turn ahead: the actor's own turning direction is sign(curvature * dir).
         lane_cols = np.flatnonzero(driving)
         if lane_cols.size:
-            s, _, _ = self._lane_progress(flows, tq, idx[lane_cols])
+            u, _, _ = self._lane_progress(flows, tq, idx[lane_cols])
             direction = self.lane[idx[lane_cols], 2]
+            s = road.lane_to_s(u, np.broadcast_to(self.lane[idx[lane_cols], 1], u.shape))
             turn = np.zeros(s.shape)
             for ahead in (0.0, 10.0, 20.0):
                 _, _, _, k = road.at(s + direction * ahead)

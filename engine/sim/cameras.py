@@ -58,15 +58,15 @@ def track_id(actor: int) -> str:
 
 
 def camera_times(cam: CameraSpec, lidar: LidarSpec, n_sweeps: int) -> npt.NDArray[np.int64]:
-    """Capture times [µs] of ``cam`` within the sweeps' span ``[T_0 - P/2, T_{n-1} + P/2)``."""
+    """Capture times [µs] of ``cam`` within the sweeps' span ``[T_0, T_{n-1}]``."""
     p = lidar.period_us
     tau = ((lidar.yaw + math.pi - cam.yaw) % (2.0 * math.pi)) / (2.0 * math.pi) * p
     first = START_US - p // 2 + int(round(tau)) + cam.delay_us
     period = int(round(1e6 / cam.rate_hz))
-    lo, hi = START_US - p // 2, START_US - p // 2 + n_sweeps * p
+    lo, hi = START_US, START_US + (n_sweeps - 1) * p
     k0 = -((first - lo) // period)
     times = first + np.arange(k0, (hi - first) // period + 1, dtype=np.int64) * period
-    return times[(times >= lo) & (times < hi)]
+    return times[(times >= lo) & (times <= hi)]
 
 
 @functools.lru_cache(maxsize=64)
@@ -75,10 +75,14 @@ def _image_half_angle(model: CameraModel) -> float:
     n = 64
     t = np.linspace(0.0, 1.0, n)
     w, h = float(model.width), float(model.height)
-    border = np.concatenate([
-        np.column_stack([t * w, np.zeros(n)]), np.column_stack([t * w, np.full(n, h)]),
-        np.column_stack([np.zeros(n), t * h]), np.column_stack([np.full(n, w), t * h]),
-    ])
+    border = np.concatenate(
+        [
+            np.column_stack([t * w, np.zeros(n)]),
+            np.column_stack([t * w, np.full(n, h)]),
+            np.column_stack([np.zeros(n), t * h]),
+            np.column_stack([np.full(n, w), t * h]),
+        ]
+    )
     rays, valid = model.unproject(border)
     if not valid.any():
         return float(model.max_theta)
@@ -93,7 +97,11 @@ def _transform(a_from_b: SE3, points: F64) -> F64:
 
 
 def camera_boxes(
-    scene: Scene, cam: CameraSpec, model: CameraModel, ego_from_cam: SE3, timestamp_us: int,
+    scene: Scene,
+    cam: CameraSpec,
+    model: CameraModel,
+    ego_from_cam: SE3,
+    timestamp_us: int,
     actors: npt.NDArray[np.int64],
 ) -> CameraBoxes:
     """Ground-truth 2D boxes of ``actors`` (M,) visible in one frame of ``cam`` at ``timestamp_us``."""
@@ -145,7 +153,11 @@ def camera_boxes(
         vec = faces_w[ray_m, ray_s] - centre
         length = np.linalg.norm(vec, axis=1)
         _, hid, _ = cast_rays(
-            np.broadcast_to(centre, vec.shape), vec / length[:, None], rows, length - 0.02, ground=False,
+            np.broadcast_to(centre, vec.shape),
+            vec / length[:, None],
+            rows,
+            length - 0.02,
+            ground=False,
             skip=ray_m.astype(np.int32),
         )
         occluded[ray_m, ray_s] = hid != -2
@@ -164,13 +176,21 @@ def camera_boxes(
         if label in VEHICLES:
             attrs = {name: ATTRIBUTES[name][int(st_attr[name][0, j])] for name in ATTRIBUTES}
         box = (
-            float(np.clip(np.nanmin(u[j]), 0.0, w_img)), float(np.clip(np.nanmin(v[j]), 0.0, h_img)),
-            float(np.clip(np.nanmax(u[j]), 0.0, w_img)), float(np.clip(np.nanmax(v[j]), 0.0, h_img)),
+            float(np.clip(np.nanmin(u[j]), 0.0, w_img)),
+            float(np.clip(np.nanmin(v[j]), 0.0, h_img)),
+            float(np.clip(np.nanmax(u[j]), 0.0, w_img)),
+            float(np.clip(np.nanmax(v[j]), 0.0, h_img)),
         )
-        out.append(Box2D(
-            track_id(a), CLASSES[label], box,
-            visible_fraction=float(w_vis[j] / total[j]), truncation=float(1.0 - w_in[j] / total[j]),
-            occlusion=float(1.0 - w_vis[j] / w_in[j]), depth_m=float(dist[cand[j]]),
-            attributes=MappingProxyType(attrs),
-        ))
+        out.append(
+            Box2D(
+                track_id(a),
+                CLASSES[label],
+                box,
+                visible_fraction=float(w_vis[j] / total[j]),
+                truncation=float(1.0 - w_in[j] / total[j]),
+                occlusion=float(1.0 - w_vis[j] / w_in[j]),
+                depth_m=float(dist[cand[j]]),
+                attributes=MappingProxyType(attrs),
+            )
+        )
     return CameraBoxes(cam.sensor_id, int(timestamp_us), tuple(out))

@@ -5,8 +5,9 @@ On disk (``OUT/ground_truth/``)::
     manifest.json        format "fusionlabel-sim-ground-truth" v1: rig, seed, seconds, class names,
                          attribute values, static structures ((S, 7) world boxes), label counts
     annotations.json     GT cuboid tracks in the WORLD frame (engine.io.annotations_json), keyframed at
-                         every lidar sweep timestamp while the actor is within lidar range (plus one
-                         sweep either side); vehicles carry AttributePaths "blinker" and "brake_light";
+                         every lidar sweep timestamp while the actor is within sensor range (the largest
+                         lidar/radar range + 10 m; plus one sweep either side); every labelled point and
+                         2D box refers to one; vehicles carry AttributePaths "blinker" and "brake_light";
                          static_attributes {"behaviour": lane|parked|standing|crossing}
     boxes_2d.json        format "fusionlabel-sim-boxes2d" v1: {"cameras": {id: {"width", "height"}},
                          "frames": [{"sensor_id", "timestamp_us", "boxes": [{"track_id", "label",
@@ -62,9 +63,14 @@ class Box2D:
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict (floats round-trip exactly)."""
         return {
-            "track_id": self.track_id, "label": self.label, "box": list(self.box),
-            "visible_fraction": self.visible_fraction, "truncation": self.truncation,
-            "occlusion": self.occlusion, "depth_m": self.depth_m, "attributes": dict(self.attributes),
+            "track_id": self.track_id,
+            "label": self.label,
+            "box": list(self.box),
+            "visible_fraction": self.visible_fraction,
+            "truncation": self.truncation,
+            "occlusion": self.occlusion,
+            "depth_m": self.depth_m,
+            "attributes": dict(self.attributes),
         }
 
     @classmethod
@@ -72,9 +78,14 @@ class Box2D:
         """Inverse of :meth:`to_dict`."""
         b = d["box"]
         return cls(
-            d["track_id"], d["label"], (float(b[0]), float(b[1]), float(b[2]), float(b[3])),
-            float(d["visible_fraction"]), float(d["truncation"]), float(d["occlusion"]),
-            float(d["depth_m"]), MappingProxyType(dict(d.get("attributes", {}))),
+            d["track_id"],
+            d["label"],
+            (float(b[0]), float(b[1]), float(b[2]), float(b[3])),
+            float(d["visible_fraction"]),
+            float(d["truncation"]),
+            float(d["occlusion"]),
+            float(d["depth_m"]),
+            MappingProxyType(dict(d.get("attributes", {}))),
         )
 
 
@@ -88,8 +99,11 @@ class CameraBoxes:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict."""
-        return {"sensor_id": self.sensor_id, "timestamp_us": self.timestamp_us,
-                "boxes": [b.to_dict() for b in self.boxes]}
+        return {
+            "sensor_id": self.sensor_id,
+            "timestamp_us": self.timestamp_us,
+            "boxes": [b.to_dict() for b in self.boxes],
+        }
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> CameraBoxes:
@@ -140,7 +154,9 @@ class _LabelFiles(Sequence[PointLabels]):
 
     def __getitem__(self, index: int) -> PointLabels:  # type: ignore[override]
         if not -self._count <= index < self._count:
-            raise IndexError(f"{self._folder.name} has {self._count} labelled sweeps, index {index} is out of range")
+            raise IndexError(
+                f"{self._folder.name} has {self._count} labelled sweeps, index {index} is out of range"
+            )
         arr = np.load(self._folder / f"{index % self._count:08d}.npy")
         return PointLabels(arr["semantic"], arr["instance"])
 
@@ -162,8 +178,11 @@ class BoxesWriter:
 
     def __init__(self, path: Path, cameras: Mapping[str, tuple[int, int]]) -> None:
         self._f: TextIO = open(path, "w")  # noqa: SIM115 - closed by close()
-        head = {"format": BOXES_FORMAT, "version": 1,
-                "cameras": {k: {"width": w, "height": h} for k, (w, h) in cameras.items()}}
+        head = {
+            "format": BOXES_FORMAT,
+            "version": 1,
+            "cameras": {k: {"width": w, "height": h} for k, (w, h) in cameras.items()},
+        }
         self._f.write(json.dumps(head)[:-1] + ', "frames": [\n')
         self._first = True
 
@@ -205,5 +224,7 @@ def read_ground_truth(path: str | Path) -> GroundTruth:
         camera_boxes=tuple(CameraBoxes.from_dict(f) for f in boxes["frames"]),
         structures=np.asarray(manifest["structures"], dtype=np.float64).reshape(-1, 7),
         point_labels=MappingProxyType(labels),
-        metadata=MappingProxyType({k: manifest[k] for k in ("rig", "seed", "seconds", "classes", "attributes")}),
+        metadata=MappingProxyType(
+            {k: manifest[k] for k in ("rig", "seed", "seconds", "classes", "attributes")}
+        ),
     )

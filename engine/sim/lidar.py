@@ -60,8 +60,13 @@ def column_offsets_us(spec: LidarSpec) -> npt.NDArray[np.int32]:
 
 
 def simulate_lidar_sweep(
-    scene: Scene, spec: LidarSpec, lidar_index: int, sweep_index: int, timestamp_us: int,
-    actors: npt.NDArray[np.int64], seed: int,
+    scene: Scene,
+    spec: LidarSpec,
+    lidar_index: int,
+    sweep_index: int,
+    timestamp_us: int,
+    actors: npt.NDArray[np.int64],
+    seed: int,
 ) -> tuple[LidarSweep, PointLabels]:
     """Simulate one sweep.
 
@@ -87,7 +92,9 @@ def simulate_lidar_sweep(
     ego_yaw = quat_wxyz_to_yaw(quats)
     mx, my, mz = spec.position
     c, s = np.cos(ego_yaw), np.sin(ego_yaw)
-    origins = np.column_stack([trans[:, 0] + c * mx - s * my, trans[:, 1] + s * mx + c * my, trans[:, 2] + mz])
+    origins = np.column_stack(
+        [trans[:, 0] + c * mx - s * my, trans[:, 1] + s * mx + c * my, trans[:, 2] + mz]
+    )
     az = np.pi - 2.0 * np.pi * (np.arange(n_col) + 0.5) / n_col
     col_yaw = ego_yaw + spec.yaw + az
     dyn_xy = _actor_columns(scene, times, actors)
@@ -96,8 +103,14 @@ def simulate_lidar_sweep(
     mid = origins[n_col // 2, :2]
     stat_idx = scene.structures_near(mid, spec.max_range_m + 5.0)
     rng_t, hid, cos_in = cast_spinning(
-        origins, col_yaw, spec.elevations, dyn_xy, dyn_fix, box_rows(scene.structures[stat_idx]),
-        spec.min_range_m, spec.max_range_m,
+        origins,
+        col_yaw,
+        spec.elevations,
+        dyn_xy,
+        dyn_fix,
+        box_rows(scene.structures[stat_idx]),
+        spec.min_range_m,
+        spec.max_range_m,
     )
     rng = np.random.default_rng([seed, _LIDAR_STREAM, lidar_index, sweep_index])
     noise = rng.normal(0.0, spec.range_noise_m, (n_col, n_beam))

@@ -1,7 +1,7 @@
 """Populate the road: buildings, parked and moving traffic, pedestrians and crossings.
 
 Cross-section (lateral offset ``d`` from the centreline, left positive; the ego drives at ``d = 0``):
-bike lane -2.1, parked cars -3.7, right sidewalk -5.9/-6.8 (walking), -7.6 (standing), buildings beyond
+bike lane -2.1, parked cars -3.9, right sidewalk -5.9/-6.8 (walking), -7.6 (standing), buildings beyond
 -8.3; same-direction lane +3.5, oncoming lane +7.0, left sidewalk +10.0/+10.9, +11.7 (standing), buildings
 beyond +12.3. Intersections are cross streets every 100-220 m kept free of buildings and parked cars, with
 crossing cars and cyclists; pedestrians cross at crosswalks. Crossing actors whose path would come near
@@ -23,6 +23,7 @@ from engine.sim.road import Flow, Road
 __all__ = ["SIZE_PRIORS", "build_actors", "build_structures"]
 
 F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
 
 SIZE_PRIORS: dict[int, tuple[tuple[float, float, float], tuple[float, float, float]]] = {
     2: ((4.6, 1.9, 1.6), (0.35, 0.1, 0.12)),  # car: mean and std of (length, width, height) [m]
@@ -53,8 +54,17 @@ class _Builder:
     episodes: list[list[list[float]]]
     behaviour: list[str]
 
-    def add(self, label: int, size: tuple[float, float, float], mode: int, lane: list[float],
-            line: list[float], start: int, behaviour: str, episodes: list[list[float]]) -> None:
+    def add(
+        self,
+        label: int,
+        size: tuple[float, float, float],
+        mode: int,
+        lane: list[float],
+        line: list[float],
+        start: int,
+        behaviour: str,
+        episodes: list[list[float]],
+    ) -> None:
         self.label.append(label)
         self.size.append(size)
         self.mode.append(mode)
@@ -71,16 +81,18 @@ class _Builder:
             if e:
                 ep[i, : len(e)] = e
         return ActorSet(
-            np.array(self.label, np.int64), np.array(self.size, np.float64).reshape(-1, 3),
-            np.array(self.mode, np.int64), np.array(self.lane, np.float64).reshape(-1, 8),
-            np.array(self.line, np.float64).reshape(-1, 6), np.array(self.start, np.int64), ep,
+            np.array(self.label, np.int64),
+            np.array(self.size, np.float64).reshape(-1, 3),
+            np.array(self.mode, np.int64),
+            np.array(self.lane, np.float64).reshape(-1, 8),
+            np.array(self.line, np.float64).reshape(-1, 6),
+            np.array(self.start, np.int64),
+            ep,
             tuple(self.behaviour),
         )
 
 
-def build_structures(
-    rng: np.random.Generator, road: Road, s_lo: float, s_hi: float, crossings: F64
-) -> F64:
+def build_structures(rng: np.random.Generator, road: Road, s_lo: float, s_hi: float, crossings: F64) -> F64:
     """Buildings along both sides of the road, (S, 7) ``[x, y, z, length, width, height, yaw]`` world.
 
     A candidate is dropped when any footprint sample lies inside the road's clearance (``-8.3 < d <
@@ -115,8 +127,14 @@ def build_structures(
 
 
 def build_actors(
-    rng: np.random.Generator, road: Road, flows: list[Flow], reach: F64, t_range_us: tuple[int, int],
-    radius: float, density: float, crossings: F64,
+    rng: np.random.Generator,
+    road: Road,
+    flows: list[Flow],
+    reach: I64,
+    t_range_us: tuple[int, int],
+    radius: float,
+    density: float,
+    crossings: F64,
 ) -> ActorSet:
     """Draw every actor that comes within ``radius`` [m] of the ego (in arc length) during the run.
 
@@ -147,22 +165,38 @@ def _episodes(rng: np.random.Generator, dur: float, parked: bool) -> list[list[f
 
 
 def _lane_actors(
-    b: _Builder, rng: np.random.Generator, flows: list[Flow], reach: F64, ego_s: F64, radius: float,
-    density: float, crossings: F64, t0: int, dur: float,
+    b: _Builder,
+    rng: np.random.Generator,
+    flows: list[Flow],
+    reach: I64,
+    ego_s: F64,
+    radius: float,
+    density: float,
+    crossings: F64,
+    t0: int,
+    dur: float,
 ) -> F64:
     # Ego lane: one lead vehicle and one follower on the ego's own flow.
     for sign in (1.0, -1.0):
         label = 2 if rng.random() < 0.8 else 3
         size = _size(rng, label)
         s0 = sign * (rng.uniform(14.0, 26.0) + size[0] / 2.0 + 3.0)
-        b.add(label, size, LANE, [s0, 0.0, 1.0, 0, 1.0, 0.5, 0.05, rng.uniform(0, 6.28)], [0.0] * 6, t0,
-              "lane", _episodes(rng, dur, False))
+        b.add(
+            label,
+            size,
+            LANE,
+            [s0, 0.0, 1.0, 0, 1.0, 0.5, 0.05, rng.uniform(0, 6.28)],
+            [0.0] * 6,
+            t0,
+            "lane",
+            _episodes(rng, dur, False),
+        )
     # (d, dir, flow, gain, labels, weights, gap range [m], behaviour)
     lanes = [
         (3.5, 1.0, 1, 1.0, (2, 3), (0.8, 0.2), (8.0, 45.0), "lane"),
         (7.0, -1.0, 2, 1.0, (2, 3), (0.8, 0.2), (8.0, 45.0), "lane"),
         (-2.1, 1.0, 3, 1.0, (5,), (1.0,), (15.0, 80.0), "lane"),
-        (-3.7, 1.0, 0, 0.0, (2, 3), (0.85, 0.15), (1.0, 30.0), "parked"),
+        (-3.9, 1.0, 0, 0.0, (2, 3), (0.85, 0.15), (1.0, 30.0), "parked"),
         (-5.9, 1.0, 4, 1.3, (4,), (1.0,), (6.0, 40.0), "lane"),
         (-6.8, -1.0, 4, 1.15, (4,), (1.0,), (6.0, 40.0), "lane"),
         (-7.6, 1.0, 4, 0.0, (4,), (1.0,), (10.0, 80.0), "standing"),
@@ -187,16 +221,32 @@ def _lane_actors(
             if clear:
                 amp = rng.uniform(0.2, 1.2) if gain > 0 else 0.0
                 facing = direction if not parked or rng.random() < 0.8 else -direction
-                b.add(label, size, LANE, [s, d, facing, flow, gain, amp, rng.uniform(0.02, 0.08),
-                                          rng.uniform(0.0, 6.28)],
-                      [0.0] * 6, t0, behaviour, _episodes(rng, dur, parked) if label in (2, 3) else [])
+                b.add(
+                    label,
+                    size,
+                    LANE,
+                    [s, d, facing, flow, gain, amp, rng.uniform(0.02, 0.08), rng.uniform(0.0, 6.28)],
+                    [0.0] * 6,
+                    t0,
+                    behaviour,
+                    _episodes(rng, dur, parked) if label in (2, 3) else [],
+                )
             s += size[0] / 2.0 + rng.uniform(*gaps) / density + (2.5 if gain > 0 else 0.0)
     return crosswalks
 
 
 def _crossing_actors(
-    b: _Builder, rng: np.random.Generator, road: Road, flows: list[Flow], lanes: ActorSet,
-    crossings: F64, crosswalks: F64, reach: F64, ego_s: F64, radius: float, density: float,
+    b: _Builder,
+    rng: np.random.Generator,
+    road: Road,
+    flows: list[Flow],
+    lanes: ActorSet,
+    crossings: F64,
+    crosswalks: F64,
+    reach: I64,
+    ego_s: F64,
+    radius: float,
+    density: float,
 ) -> None:
     candidates: list[tuple[float, int, float, float, float]] = []  # (s, label, d_from, d_to, speed)
     for s in crosswalks:
@@ -208,7 +258,9 @@ def _crossing_actors(
             side = rng.random() < 0.5
             speed = rng.uniform(7.0, 13.0) if label == 2 else rng.uniform(3.5, 6.0)
             offset = rng.uniform(-2.5, 2.5)
-            candidates.append((float(s) + offset, label, -60.0 if side else 60.0, 60.0 if side else -60.0, speed))
+            candidates.append(
+                (float(s) + offset, label, -60.0 if side else 60.0, 60.0 if side else -60.0, speed)
+            )
     placed: list[tuple[F64, F64, float]] = []  # (times, xy (K, 2), radius) of accepted crossings
     lane_idx = np.arange(len(lanes))
     for s, label, d_from, d_to, speed in candidates:
@@ -229,14 +281,28 @@ def _crossing_actors(
             if _conflicts(road, flows, lanes, lane_idx, times, xy, r_self, placed):
                 continue
             placed.append((times, xy, r_self))
-            b.add(label, size, LINE, [0.0] * 8, [float(x0), float(y0), ux, uy, speed, length], start,
-                  "crossing", [])
+            b.add(
+                label,
+                size,
+                LINE,
+                [0.0] * 8,
+                [float(x0), float(y0), ux, uy, speed, length],
+                start,
+                "crossing",
+                [],
+            )
             break
 
 
 def _conflicts(
-    road: Road, flows: list[Flow], lanes: ActorSet, idx: npt.NDArray[np.int64], times: npt.NDArray[np.int64],
-    xy: F64, r_self: float, placed: list[tuple[F64, F64, float]],
+    road: Road,
+    flows: list[Flow],
+    lanes: ActorSet,
+    idx: npt.NDArray[np.int64],
+    times: npt.NDArray[np.int64],
+    xy: F64,
+    r_self: float,
+    placed: list[tuple[F64, F64, float]],
 ) -> bool:
     st = lanes.states(road, flows, times, idx)
     r_other = 0.5 * np.hypot(lanes.size[:, 0], lanes.size[:, 1])

@@ -33,8 +33,13 @@ _ELEVATIONS = np.radians([-1.5, 0.0, 1.5])
 
 
 def simulate_radar_sweep(
-    scene: Scene, spec: RadarSpec, radar_index: int, sweep_index: int, timestamp_us: int,
-    actors: npt.NDArray[np.int64], seed: int,
+    scene: Scene,
+    spec: RadarSpec,
+    radar_index: int,
+    sweep_index: int,
+    timestamp_us: int,
+    actors: npt.NDArray[np.int64],
+    seed: int,
 ) -> tuple[RadarSweep, PointLabels]:
     """Simulate one radar scan at ``timestamp_us`` [µs] against ``actors`` (M,) and static structure.
 
@@ -50,14 +55,17 @@ def simulate_radar_sweep(
     origin = np.array([ego_xy[0] + lever[0], ego_xy[1] + lever[1], mz])
     v_radar = speed * np.array([c, s]) + yaw_rate * np.array([-lever[1], lever[0]])
     az = np.radians(np.linspace(-spec.fov_deg / 2.0, spec.fov_deg / 2.0, spec.rays))
-    az_g, el_g = np.meshgrid(az, _ELEVATIONS, indexing="ij")
-    az_g, el_g = az_g.ravel(), el_g.ravel()
+    az_grid, el_grid = np.meshgrid(az, _ELEVATIONS, indexing="ij")
+    az_g, el_g = az_grid.ravel(), el_grid.ravel()
     d_sensor = np.column_stack([np.cos(el_g) * np.cos(az_g), np.cos(el_g) * np.sin(az_g), np.sin(el_g)])
     wy = yaw + spec.yaw
-    dirs = np.column_stack([
-        np.cos(wy) * d_sensor[:, 0] - np.sin(wy) * d_sensor[:, 1],
-        np.sin(wy) * d_sensor[:, 0] + np.cos(wy) * d_sensor[:, 1], d_sensor[:, 2],
-    ])
+    dirs = np.column_stack(
+        [
+            np.cos(wy) * d_sensor[:, 0] - np.sin(wy) * d_sensor[:, 1],
+            np.sin(wy) * d_sensor[:, 0] + np.cos(wy) * d_sensor[:, 1],
+            d_sensor[:, 2],
+        ]
+    )
     boxes = scene.actor_boxes(timestamp_us, actors)
     stat_idx = scene.structures_near(origin[:2], spec.max_range_m)
     rows = np.concatenate([box_rows(boxes), box_rows(scene.structures[stat_idx])])

@@ -130,8 +130,15 @@ class CameraSpec:
     def camera_model(self) -> CameraModel:
         """The intrinsic model (principal point at the image centre)."""
         return CameraModel(
-            self.model, self.width, self.height, self.focal_px, self.focal_px,
-            self.width / 2.0, self.height / 2.0, 0.0, self.params,
+            self.model,
+            self.width,
+            self.height,
+            self.focal_px,
+            self.focal_px,
+            self.width / 2.0,
+            self.height / 2.0,
+            0.0,
+            self.params,
         )
 
     def ego_from_sensor(self) -> SE3:
@@ -154,7 +161,8 @@ class RigSpec:
     def __post_init__(self) -> None:
         if not self.lidars:
             raise InvalidInputError(f"RigSpec {self.name!r}: at least one lidar is required, got none")
-        ids = [s.sensor_id for s in (*self.lidars, *self.radars, *self.cameras)]
+        ids = [s.sensor_id for s in self.lidars] + [s.sensor_id for s in self.radars]
+        ids += [s.sensor_id for s in self.cameras]
         if len(set(ids)) != len(ids):
             raise InvalidInputError(f"RigSpec {self.name!r}: duplicate sensor ids in {ids}")
 
@@ -164,14 +172,21 @@ def rig_sensors(rig: RigSpec) -> list[Sensor]:
     out: list[Sensor] = []
     for lidar in rig.lidars:
         meta = {
-            "model": f"sim-spinning-{lidar.beams}", "beams": lidar.beams, "columns": lidar.columns,
-            "rate_hz": lidar.rate_hz, "max_range_m": lidar.max_range_m,
+            "model": f"sim-spinning-{lidar.beams}",
+            "beams": lidar.beams,
+            "columns": lidar.columns,
+            "rate_hz": lidar.rate_hz,
+            "max_range_m": lidar.max_range_m,
             "fov_deg": [lidar.fov_down_deg, lidar.fov_up_deg],
         }
-        out.append(Sensor(lidar.sensor_id, SensorKind.LIDAR, SE3.from_yaw(lidar.yaw, lidar.position), None, meta))
+        out.append(
+            Sensor(lidar.sensor_id, SensorKind.LIDAR, SE3.from_yaw(lidar.yaw, lidar.position), None, meta)
+        )
     for radar in rig.radars:
         meta = {"rate_hz": radar.rate_hz, "fov_deg": radar.fov_deg, "max_range_m": radar.max_range_m}
-        out.append(Sensor(radar.sensor_id, SensorKind.RADAR, SE3.from_yaw(radar.yaw, radar.position), None, meta))
+        out.append(
+            Sensor(radar.sensor_id, SensorKind.RADAR, SE3.from_yaw(radar.yaw, radar.position), None, meta)
+        )
     for cam in rig.cameras:
         meta = {"rate_hz": cam.rate_hz, "delay_us": cam.delay_us}
         out.append(Sensor(cam.sensor_id, SensorKind.CAMERA, cam.ego_from_sensor(), cam.camera_model(), meta))
@@ -252,7 +267,9 @@ def _tiny() -> RigSpec:
     lidar = LidarSpec("lidar", (1.0, 0.0, 1.8), 0.3, 16, 360, 10.0, -20.0, 10.0, 60.0)
     cams = (
         CameraSpec("cam_front", (1.8, 0.0, 1.5), 0.0, 0.0, "brown_conrady", 640, 480, 500.0, _BC, 10.0, 700),
-        CameraSpec("fisheye_left", (1.6, 0.9, 1.0), _D(90.0), _D(20.0), "fisheye", 640, 480, 185.0, _KB, 10.0, -400),
+        CameraSpec(
+            "fisheye_left", (1.6, 0.9, 1.0), _D(90.0), _D(20.0), "fisheye", 640, 480, 185.0, _KB, 10.0, -400
+        ),
     )
     radars = (RadarSpec("radar_front", (3.5, 0.0, 0.5), 0.0, 120.0, 80.0, 20.0, 61, 6),)
     return RigSpec("tiny", (lidar,), radars, cams, traffic_density=0.8)

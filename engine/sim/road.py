@@ -56,15 +56,22 @@ class Flow:
         a = f - i
         speed = self.speed[i] + a * (self.speed[i + 1] - self.speed[i])
         # Exact integral of the linear speed within the step keeps distance consistent with speed.
-        dist = self.distance[i] + a * self.speed[i] * (GRID_US * 1e-6) + 0.5 * a * a * (
-            self.speed[i + 1] - self.speed[i]
-        ) * (GRID_US * 1e-6)
+        dist = (
+            self.distance[i]
+            + a * self.speed[i] * (GRID_US * 1e-6)
+            + 0.5 * a * a * (self.speed[i + 1] - self.speed[i]) * (GRID_US * 1e-6)
+        )
         accel = self.accel[i] + a * (self.accel[i + 1] - self.accel[i])
         return np.asarray(dist), np.asarray(speed), np.asarray(accel)
 
 
 def make_flow(
-    rng: np.random.Generator, t0_us: int, n: int, v_lo: float, v_hi: float, stop_prob: float,
+    rng: np.random.Generator,
+    t0_us: int,
+    n: int,
+    v_lo: float,
+    v_hi: float,
+    stop_prob: float,
     start_speed: float,
 ) -> Flow:
     """Draw a smooth speed profile of ``n`` grid steps.
@@ -165,6 +172,26 @@ class Road:
         curvature = np.where(over != 0.0, 0.0, curvature)
         d = np.asarray(d, dtype=np.float64)
         return x - d * np.sin(heading), y + d * np.cos(heading), heading, curvature
+
+    def lane_to_s(self, u: npt.ArrayLike, d: npt.ArrayLike) -> F64:
+        """Centreline arc length of the point at lane arc length ``u`` on the lane at offset ``d`` [m].
+
+        Lane arc length is measured along the parallel curve: ``u(s) = s - d (heading(s) - heading(0))``
+        (since ``du/ds = 1 - curvature d``), so actors advancing ``u`` at speed ``v`` move at ``v``.
+        """
+        u = np.asarray(u, dtype=np.float64)
+        d = np.broadcast_to(np.asarray(d, dtype=np.float64), u.shape)
+        out = np.empty(u.shape)
+        s_grid = self.s0 + self.ds * np.arange(self.x.size)
+        h0 = float(self.at(0.0)[2])
+        for lane in np.unique(d):
+            sel = d == lane
+            table = s_grid - lane * (self.heading - h0)
+            v = u[sel]
+            s = np.interp(v, table, s_grid)
+            s = np.where(v > table[-1], s_grid[-1] + (v - table[-1]), s)
+            out[sel] = np.where(v < table[0], s_grid[0] + (v - table[0]), s)
+        return out
 
 
 def make_road(rng: np.random.Generator, s_lo: float, s_hi: float, yaw0: float) -> Road:

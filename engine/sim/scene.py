@@ -69,7 +69,9 @@ class Scene:
 
     def attributes(self, t_us: npt.ArrayLike, idx: npt.ArrayLike) -> dict[str, I64]:
         """Attribute codes (K, M) at times ``t_us`` (see :mod:`engine.sim.actors`)."""
-        return self.actors.attribute_codes(self.road, self.flows, self.t0_us, np.asarray(t_us), np.asarray(idx))
+        return self.actors.attribute_codes(
+            self.road, self.flows, self.t0_us, np.asarray(t_us), np.asarray(idx)
+        )
 
     def ego_xy(self, t_us: npt.ArrayLike) -> F64:
         """Ego origin (K, 2) in the world [m]."""
@@ -113,18 +115,24 @@ def build_scene(rig: RigSpec, seconds: float, seed: int) -> Scene:
         make_flow(rng_f, t0, n, 6.0, 15.0, 0.15, rng_f.uniform(6.0, 14.0)),
         make_flow(rng_f, t0, n, 6.0, 15.0, 0.15, rng_f.uniform(6.0, 14.0)),
         make_flow(rng_f, t0, n, 3.0, 7.0, 0.1, rng_f.uniform(3.0, 7.0)),
-        Flow(t0, np.arange(n) * (GRID_US * 1e-6), np.ones(n), np.zeros(n)),
+        Flow(t0, np.arange(n, dtype=np.float64) * (GRID_US * 1e-6), np.ones(n), np.zeros(n)),
     ]
-    radius = max(lidar.max_range_m for lidar in rig.lidars) + 30.0
+    radius = max([s.max_range_m for s in rig.lidars] + [s.max_range_m for s in rig.radars]) + 30.0
     ego_end = float(ego.distance[-1])
     rng_road = np.random.default_rng([seed, _ROAD])
     road = make_road(rng_road, -radius - 300.0, ego_end + radius + 300.0, rng_road.uniform(-np.pi, np.pi))
     crossings = np.cumsum(rng_road.uniform(100.0, 220.0, size=int((ego_end + 2 * radius) / 100.0) + 1))
     crossings = crossings - radius + rng_road.uniform(20.0, 90.0)
     crossings = crossings[crossings < ego_end + radius]
-    reach = np.arange(t0, t1 + 1, 500_000, dtype=np.int64)
+    reach = np.arange(t0, t1 + 1, 500_000, dtype=np.int64)  # coarse times [µs]
     actors = build_actors(
-        np.random.default_rng([seed, _ACTORS]), road, flows, reach, (t0, t1), radius, rig.traffic_density,
+        np.random.default_rng([seed, _ACTORS]),
+        road,
+        flows,
+        reach,
+        (t0, t1),
+        radius,
+        rig.traffic_density,
         crossings,
     )
     structures = build_structures(
@@ -133,7 +141,10 @@ def build_scene(rig: RigSpec, seconds: float, seed: int) -> Scene:
     times = t0 + np.arange(n, dtype=np.int64) * GRID_US
     x, y, h, _ = road.at(ego.distance)
     trajectory = Trajectory(
-        times, np.column_stack([x, y, np.zeros(n)]), yaw_to_quat_wxyz(h), Extrapolation.CONSTANT_VELOCITY,
+        times,
+        np.column_stack([x, y, np.zeros(n)]),
+        yaw_to_quat_wxyz(h),
+        Extrapolation.CONSTANT_VELOCITY,
         500_000,
     )
     return Scene(road, flows, actors, structures, trajectory, t0)

@@ -1,8 +1,9 @@
 """Run the simulator: in memory (:func:`simulate`) or streamed to disk (:func:`write_simulation`).
 
 Both drive the same step generator, so a written log equals the in-memory one bit for bit. Step ``k``
-produces lidar sweep ``k`` (timestamp ``START_US + k P``) and every radar scan and camera frame whose time
-falls in ``[T_k - P/2, T_k + P/2)``; actors within lidar range of the ego at ``T_k`` are simulated.
+produces lidar sweep ``k`` (timestamp ``T_k = START_US + k P``) and every radar scan and camera frame whose
+time falls in ``[T_k - P/2, T_k + P/2)``; radars and cameras capture within ``[T_0, T_{n-1}]`` (inside
+the GT tracks' keyframe span). Actors within lidar range of the ego at ``T_k`` are simulated.
 """
 
 from __future__ import annotations
@@ -61,15 +62,21 @@ class _Run:
         self.period = lidar.period_us
         self.n_sweeps = max(1, int(round(seconds * 1e6 / self.period)))
         self.sweep_times = START_US + np.arange(self.n_sweeps, dtype=np.int64) * self.period
-        lo, hi = START_US - self.period // 2, START_US - self.period // 2 + self.n_sweeps * self.period
+        hi = int(self.sweep_times[-1])
         self.radar_times = []
         for spec in self.rig.radars:
             period = int(round(1e6 / spec.rate_hz))
-            t = lo + spec.phase_us % period + np.arange(self.n_sweeps * self.period // period + 2) * period
-            self.radar_times.append(t[t < hi].astype(np.int64))
+            t = (
+                START_US
+                + spec.phase_us % period
+                + np.arange(self.n_sweeps * self.period // period + 2) * period
+            )
+            self.radar_times.append(t[t <= hi].astype(np.int64))
         self.camera_times = [camera_times(c, lidar, self.n_sweeps) for c in self.rig.cameras]
         self.sensors: list[Sensor] = rig_sensors(self.rig)
-        self.range_m = lidar.max_range_m
+        # Actors within this distance of the ego at a sweep time are simulated and get GT tracks.
+        ranges = [s.max_range_m for s in self.rig.lidars] + [s.max_range_m for s in self.rig.radars]
+        self.range_m = max(ranges) + 10.0
         self.first = np.full(len(self.scene.actors), -1, np.int64)
         self.last = np.full(len(self.scene.actors), -1, np.int64)
 
@@ -77,25 +84,24 @@ class _Run:
         """Yield every capture with its ground truth, step by step (time order per sensor)."""
         sc = self.scene
         cams = {s.sensor_id: s for s in self.sensors}
-        for k, t in enumerate(self.sweep_times):
-            t = int(t)
-            near = sc.actors_near(t, sc.ego_xy(np.array([t]))[0], self.range_m + 25.0)
-            in_range = near[
-                np.hypot(*(sc.actor_boxes(t, near)[:, :2] - sc.ego_xy(np.array([t]))[0]).T) < self.range_m
-            ]
-            self.first[in_range] = np.where(self.first[in_range] < 0, k, self.first[in_range])
-            self.last[in_range] = k
-            for i, spec in enumerate(self.rig.lidars):
-                yield simulate_lidar_sweep(sc, spec, i, k, t, near, self.seed)
+        for k, t_k in enumerate(self.sweep_times):
+            t = int(t_k)
+            near = sc.actors_near(t, sc.ego_xy(np.array([t]))[0], self.range_m)
+            self.first[near] = np.where(self.first[near] < 0, k, self.first[near])
+            self.last[near] = k
+            for i, lidar in enumerate(self.rig.lidars):
+                yield simulate_lidar_sweep(sc, lidar, i, k, t, near, self.seed)
             lo, hi = t - self.period // 2, t - self.period // 2 + self.period
-            for i, spec in enumerate(self.rig.radars):
+            for i, radar in enumerate(self.rig.radars):
                 for j in np.flatnonzero((self.radar_times[i] >= lo) & (self.radar_times[i] < hi)):
-                    yield simulate_radar_sweep(sc, spec, i, int(j), int(self.radar_times[i][j]), near, self.seed)
+                    yield simulate_radar_sweep(
+                        sc, radar, i, int(j), int(self.radar_times[i][j]), near, self.seed
+                    )
             for i, cam in enumerate(self.rig.cameras):
                 for tc in self.camera_times[i][(self.camera_times[i] >= lo) & (self.camera_times[i] < hi)]:
                     sensor = cams[cam.sensor_id]
                     model = cast(CameraModel, sensor.camera)  # rig_sensors gives every camera a model
-                    boxes = camera_boxes(sc, cam, model, sensor.ego_from_sensor, int(tc), in_range)
+                    boxes = camera_boxes(sc, cam, model, sensor.ego_from_sensor, int(tc), near)
                     yield CameraFrame(cam.sensor_id, int(tc), None), boxes
 
     def annotations(self) -> Annotations:
@@ -106,15 +112,27 @@ class _Run:
             times = self.sweep_times[k0 : k1 + 1]
             st = self.scene.actor_states(times, np.array([a]))
             boxes = np.column_stack(
-                [st.x[:, 0], st.y[:, 0], st.z[:, 0], np.broadcast_to(self.scene.actors.size[a], (times.size, 3)),
-                 st.yaw[:, 0]]
+                [
+                    st.x[:, 0],
+                    st.y[:, 0],
+                    st.z[:, 0],
+                    np.broadcast_to(self.scene.actors.size[a], (times.size, 3)),
+                    st.yaw[:, 0],
+                ]
             )
             label = int(self.scene.actors.label[a])
             attrs = self._attribute_paths(int(a), int(times[0]), int(times[-1])) if label in VEHICLES else ()
-            tracks.append(CuboidTrack.from_boxes(
-                track_id(int(a)), CLASSES[label], times, boxes, CoordinateFrame.WORLD, attributes=attrs,
-                static_attributes={"behaviour": self.scene.actors.behaviour[a]},
-            ))
+            tracks.append(
+                CuboidTrack.from_boxes(
+                    track_id(int(a)),
+                    CLASSES[label],
+                    times,
+                    boxes,
+                    CoordinateFrame.WORLD,
+                    attributes=attrs,
+                    static_attributes={"behaviour": self.scene.actors.behaviour[a]},
+                )
+            )
         return Annotations(tuple(tracks))
 
     def _attribute_paths(self, actor: int, t0: int, t1: int) -> tuple[AttributePath, ...]:
@@ -124,14 +142,27 @@ class _Run:
         for name, values in ATTRIBUTES.items():
             c = codes[name][:, 0]
             change = np.concatenate([[0], np.flatnonzero(np.diff(c)) + 1])
-            out.append(AttributePath(name, tuple(int(v) for v in grid[change]),
-                                     tuple(values[int(v)] for v in c[change]), None, change.size == 1))
+            out.append(
+                AttributePath(
+                    name,
+                    tuple(int(v) for v in grid[change]),
+                    tuple(values[int(v)] for v in c[change]),
+                    None,
+                    change.size == 1,
+                )
+            )
         return tuple(out)
 
     def metadata(self) -> dict[str, Any]:
         """Facts about the run for the log and ground-truth manifests."""
-        return {"source": "fusionlabel.sim", "rig": self.rig.name, "seed": self.seed, "seconds": self.seconds,
-                "motion_compensated": False, "lidar_sweep_timestamp": "mid-sweep (head pointing forward)"}
+        return {
+            "source": "fusionlabel.sim",
+            "rig": self.rig.name,
+            "seed": self.seed,
+            "seconds": self.seconds,
+            "motion_compensated": False,
+            "lidar_sweep_timestamp": "mid-sweep (head pointing forward)",
+        }
 
 
 def _consume(run: _Run, on_capture: Callable[[Capture, PointLabels | CameraBoxes], None]) -> None:
@@ -158,7 +189,7 @@ def simulate(rig: str | RigSpec, seconds: float, seed: int) -> SimResult:
     """
     run = _Run(rig, seconds, seed)
     items: dict[str, list[Any]] = {s.sensor_id: [] for s in run.sensors}
-    labels: dict[str, list[PointLabels]] = {s.sensor_id: [] for s in (*run.rig.lidars, *run.rig.radars)}
+    labels: dict[str, list[PointLabels]] = {sid: [] for sid in _point_sensors(run.rig)}
     frames: list[CameraBoxes] = []
 
     def keep(capture: Capture, truth: PointLabels | CameraBoxes) -> None:
@@ -170,28 +201,48 @@ def simulate(rig: str | RigSpec, seconds: float, seed: int) -> SimResult:
 
     _consume(run, keep)
     kinds = {s.sensor_id: s.kind.value for s in run.sensors}
-    streams = {kind: {sid: Stream.from_items(sid, v) for sid, v in items.items() if kinds[sid] == kind}
-               for kind in ("lidar", "radar", "camera")}
+    streams = {
+        kind: {sid: Stream.from_items(sid, v) for sid, v in items.items() if kinds[sid] == kind}
+        for kind in ("lidar", "radar", "camera")
+    }
     the_log = Log(
-        name=f"sim-{run.rig.name}-seed{run.seed}", sensors={s.sensor_id: s for s in run.sensors},
-        trajectory=run.scene.trajectory, lidar=streams["lidar"], radar=streams["radar"],
-        cameras=streams["camera"], metadata=run.metadata(),
+        name=f"sim-{run.rig.name}-seed{run.seed}",
+        sensors={s.sensor_id: s for s in run.sensors},
+        trajectory=run.scene.trajectory,
+        lidar=streams["lidar"],
+        radar=streams["radar"],
+        cameras=streams["camera"],
+        metadata=run.metadata(),
     )
     truth = GroundTruth(
-        annotations=run.annotations(), camera_boxes=tuple(frames), structures=run.scene.structures,
+        annotations=run.annotations(),
+        camera_boxes=tuple(frames),
+        structures=run.scene.structures,
         point_labels=MappingProxyType({k: tuple(v) for k, v in labels.items()}),
         metadata=MappingProxyType(_gt_meta(run)),
     )
     return SimResult(the_log, truth)
 
 
+def _point_sensors(rig: RigSpec) -> list[str]:
+    return [s.sensor_id for s in rig.lidars] + [s.sensor_id for s in rig.radars]
+
+
 def _gt_meta(run: _Run) -> dict[str, Any]:
-    return {"rig": run.rig.name, "seed": run.seed, "seconds": run.seconds, "classes": list(CLASSES),
-            "attributes": {k: list(v) for k, v in ATTRIBUTES.items()}}
+    return {
+        "rig": run.rig.name,
+        "seed": run.seed,
+        "seconds": run.seconds,
+        "classes": list(CLASSES),
+        "attributes": {k: list(v) for k, v in ATTRIBUTES.items()},
+    }
 
 
 def write_simulation(
-    out_dir: str | Path, rig: str | RigSpec, seconds: float, seed: int,
+    out_dir: str | Path,
+    rig: str | RigSpec,
+    seconds: float,
+    seed: int,
     progress: Callable[[int, int], None] | None = None,
 ) -> Path:
     """Simulate a drive and stream it to disk in constant memory (sweeps are never all held).
@@ -217,11 +268,12 @@ def write_simulation(
     run = _Run(rig, seconds, seed)
     gt = out / "ground_truth"
     gt.mkdir(parents=True, exist_ok=True)
-    writer = LogWriter(out / "log", f"sim-{run.rig.name}-seed{run.seed}", run.sensors, run.scene.trajectory,
-                       run.metadata())
+    writer = LogWriter(
+        out / "log", f"sim-{run.rig.name}-seed{run.seed}", run.sensors, run.scene.trajectory, run.metadata()
+    )
     cams = {c.sensor_id: (c.width, c.height) for c in run.rig.cameras}
     boxes_out = BoxesWriter(gt / "boxes_2d.json", cams)
-    counts: dict[str, int] = {s.sensor_id: 0 for s in (*run.rig.lidars, *run.rig.radars)}
+    counts: dict[str, int] = dict.fromkeys(_point_sensors(run.rig), 0)
     done = 0
 
     def store(capture: Capture, truth: PointLabels | CameraBoxes) -> None:
@@ -246,8 +298,13 @@ def write_simulation(
     finally:
         boxes_out.close()
     write_annotations(gt / "annotations.json", run.annotations())
-    manifest = {"format": GT_FORMAT, "version": 1, **_gt_meta(run), "label_counts": counts,
-                "structures": run.scene.structures.tolist()}
+    manifest = {
+        "format": GT_FORMAT,
+        "version": 1,
+        **_gt_meta(run),
+        "label_counts": counts,
+        "structures": run.scene.structures.tolist(),
+    }
     (gt / "manifest.json").write_text(json.dumps(manifest))
     path = writer.close()
     log.info("simulated %d sweeps of rig %r into %s", run.n_sweeps, run.rig.name, path)

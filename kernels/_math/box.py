@@ -51,7 +51,8 @@ def point_in_box(px: float, py: float, pz: float, bp, j: int) -> bool:  # type: 
     s = bp[j, P_SIN]
     lx = dx * c + dy * s
     ly = dy * c - dx * s
-    return (abs(lx) <= bp[j, P_HL]) & (abs(ly) <= bp[j, P_HW]) & (abs(dz) <= bp[j, P_HH])
+    inside: bool = (abs(lx) <= bp[j, P_HL]) & (abs(ly) <= bp[j, P_HW]) & (abs(dz) <= bp[j, P_HH])
+    return inside
 
 
 def grid_cell(px: float, py: float, grid) -> int:  # type: ignore[no-untyped-def]
@@ -77,7 +78,7 @@ def first_box(px: float, py: float, pz: float, bp, grid, cell_start, cell_boxes)
     for k in range(cell_start[cell], cell_start[cell + 1]):
         j = cell_boxes[k]
         if point_in_box(px, py, pz, bp, j):
-            return j
+            return int(j)
     return -1
 
 

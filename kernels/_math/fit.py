@@ -9,7 +9,8 @@ Steps
    for Vehicle Detection Using Laser Scanners", IV 2017): for candidate angles ``theta`` in
    ``[0, pi/2)`` project the BEV points on the rectangle axes ``e1 = (cos, sin)`` and
    ``e2 = (-sin, cos)``; every point scores ``1 / max(d, d0)`` where ``d`` is its distance to the
-   nearest rectangle edge. A coarse grid of ``n_coarse`` angles is refined by ``2 * n_fine + 1``
+   nearest rectangle edge -- by default only the (at most two) edges facing the sensor: a lidar sees
+   an object's near faces, while roof and far-side returns are sparse and would tilt the fit. A coarse grid of ``n_coarse`` angles is refined by ``2 * n_fine + 1``
    angles around the best one. At most ``max_points`` points (a regular stride) enter the search.
 2. **Extents** along ``e1``/``e2`` over all points; bottom = mean ground height under the points,
    top = highest point.
@@ -24,6 +25,11 @@ Steps
 from __future__ import annotations
 
 import math
+
+CRITERION_CLOSENESS = 0
+"""Yaw search maximises the closeness of points to the rectangle edges."""
+CRITERION_AREA = 1
+"""Yaw search minimises the area of the bounding rectangle."""
 
 HEADING_NONE = 0
 """Length = extent along the fitted angle ``theta`` in ``[0, pi/2)``; yaw = theta."""
@@ -65,13 +71,36 @@ def rect_extents(  # type: ignore[no-untyped-def]
     return lo1, hi1, lo2, hi2
 
 
+def edge_distance(p: float, lo: float, hi: float, sp: float, visible: bool) -> float:
+    """Distance [m] of a projection ``p`` to the nearest slab edge ``lo``/``hi``.
+
+    With ``visible``, only the edge facing the sensor (projection ``sp``) counts, and none
+    (``1e30``) when the sensor lies between the two edges.
+    """
+    both = min(hi - p, p - lo)
+    one = p - lo if sp <= lo else (hi - p if sp >= hi else 1e30)
+    return one if visible else both
+
+
 def closeness(  # type: ignore[no-untyped-def]
-    points, order, start: int, end: int, step: int, theta: float, mx: float, my: float, d0: float
+    points, order, start: int, end: int, step: int, theta: float, mx: float, my: float, params
 ) -> float:
-    """Closeness score of the rectangle at angle ``theta``: sum of ``1 / max(edge distance, d0)``."""
+    """Closeness score of the rectangle at angle ``theta``: sum of ``1 / max(edge distance, d0)``.
+
+    ``params`` as in :func:`fit_cluster` (``d0``, the sensor position, the visible-edges switch).
+    """
     c = math.cos(theta)
     s = math.sin(theta)
     lo1, hi1, lo2, hi2 = rect_extents(points, order, start, end, step, c, s, mx, my)
+    sx = params[4] - mx
+    sy = params[5] - my
+    s1 = sx * c + sy * s
+    s2 = sy * c - sx * s
+    d0 = params[3]
+    visible = params[8] > 0.0
+    area = (hi1 - lo1) * (hi2 - lo2)
+    if params[9] == CRITERION_AREA:
+        return -area
     score = 0.0
     for k in range(start, end, step):
         i = order[k]
@@ -79,23 +108,23 @@ def closeness(  # type: ignore[no-untyped-def]
         y = points[i, 1] - my
         p1 = x * c + y * s
         p2 = y * c - x * s
-        d1 = min(hi1 - p1, p1 - lo1)
-        d2 = min(hi2 - p2, p2 - lo2)
-        d = min(d1, d2)
+        d = min(edge_distance(p1, lo1, hi1, s1, visible), edge_distance(p2, lo2, hi2, s2, visible))
         score += 1.0 / max(d, d0)
     return score
 
 
 def search_yaw(  # type: ignore[no-untyped-def]
-    points, order, start: int, end: int, step: int, mx: float, my: float, n_coarse: int, n_fine: int, d0: float
+    points, order, start: int, end: int, step: int, mx: float, my: float, params
 ) -> float:
     """Rectangle angle in ``[0, pi/2)`` maximising :func:`closeness` (coarse grid, then refinement)."""
+    n_coarse = int(params[0])
+    n_fine = int(params[1])
     dc = _HALF_PI / n_coarse
     best = 0.0
     best_score = -1.0
     for k in range(n_coarse):
         t = k * dc
-        sc = closeness(points, order, start, end, step, t, mx, my, d0)
+        sc = closeness(points, order, start, end, step, t, mx, my, params)
         if sc > best_score:
             best_score = sc
             best = t
@@ -103,7 +132,7 @@ def search_yaw(  # type: ignore[no-untyped-def]
     centre = best
     for j in range(-n_fine, n_fine + 1):
         t = centre + j * df
-        sc = closeness(points, order, start, end, step, t, mx, my, d0)
+        sc = closeness(points, order, start, end, step, t, mx, my, params)
         if sc > best_score:
             best_score = sc
             best = t
@@ -200,8 +229,9 @@ def fit_cluster(  # type: ignore[no-untyped-def]
         Point indices grouped by cluster.
     start, end : int
         This cluster's slice of ``order`` (``end > start``).
-    params : array of 8 floats
-        ``(n_coarse, n_fine, max_points, d0, sensor_x, sensor_y, min_speed, extend)``.
+    params : array of 10 floats
+        ``(n_coarse, n_fine, max_points, d0, sensor_x, sensor_y, min_speed, extend, visible_edges,
+        criterion)``; flags are 1.0 (on) or 0.0; criterion is a ``CRITERION_*`` code.
     priors : array of shape (C, PRIOR_COLUMNS), float64
         Class rows (see :data:`PRIOR_COLUMNS`).
     n_classes : int
@@ -228,7 +258,7 @@ def fit_cluster(  # type: ignore[no-untyped-def]
         my += points[i, 1]
     mx = mx / n
     my = my / n
-    theta = search_yaw(points, order, start, end, step, mx, my, int(params[0]), int(params[1]), params[3])
+    theta = search_yaw(points, order, start, end, step, mx, my, params)
     c = math.cos(theta)
     s = math.sin(theta)
     lo1, hi1, lo2, hi2 = rect_extents(points, order, start, end, 1, c, s, mx, my)
@@ -295,6 +325,7 @@ def fit_cluster(  # type: ignore[no-untyped-def]
 #: Functions compiled for each target (see :func:`kernels._math.retarget.retarget`).
 DEVICE_FUNCTIONS = (
     rect_extents,
+    edge_distance,
     closeness,
     search_yaw,
     dim_cost,

@@ -30,12 +30,6 @@ _Y0 = SLOT
 _X1 = 2 * SLOT
 _Y1 = 3 * SLOT
 
-#: Overlap measures (``mode`` argument of :func:`pair_overlap`).
-IOU_BEV = 0
-IOU_3D = 1
-GIOU_BEV = 2
-GIOU_3D = 3
-
 
 def load_rect_in_frame(ra, i: int, rb, j: int, scratch, slot: int) -> None:  # type: ignore[no-untyped-def]
     """Write the 4 BEV corners of box ``ra[i]`` (counter-clockwise) in the frame of box ``rb[j]``."""
@@ -150,36 +144,43 @@ def hull_area_bev(ra, i: int, rb, j: int, scratch) -> float:  # type: ignore[no-
 
 def z_overlap(ra, i: int, rb, j: int) -> float:  # type: ignore[no-untyped-def]
     """Length of the overlap of the two boxes' z extents [m] (0 when disjoint)."""
-    top = min(ra[i, 2] + ra[i, 5], rb[j, 2] + rb[j, 5])
-    bottom = max(ra[i, 2] - ra[i, 5], rb[j, 2] - rb[j, 5])
+    top: float = min(ra[i, 2] + ra[i, 5], rb[j, 2] + rb[j, 5])
+    bottom: float = max(ra[i, 2] - ra[i, 5], rb[j, 2] - rb[j, 5])
     return max(top - bottom, 0.0)
 
 
 def z_span(ra, i: int, rb, j: int) -> float:  # type: ignore[no-untyped-def]
     """Height of the smallest z interval holding both boxes [m]."""
-    top = max(ra[i, 2] + ra[i, 5], rb[j, 2] + rb[j, 5])
-    bottom = min(ra[i, 2] - ra[i, 5], rb[j, 2] - rb[j, 5])
+    top: float = max(ra[i, 2] + ra[i, 5], rb[j, 2] + rb[j, 5])
+    bottom: float = min(ra[i, 2] - ra[i, 5], rb[j, 2] - rb[j, 5])
     return top - bottom
 
 
-def pair_overlap(ra, i: int, rb, j: int, mode: int, scratch) -> float:  # type: ignore[no-untyped-def]
-    """IoU (``IOU_BEV``, ``IOU_3D``) or generalised IoU (``GIOU_BEV``, ``GIOU_3D``) of two boxes.
-
-    IoU is in [0, 1] (0 when the union is empty); GIoU in [-1, 1] subtracts the share of the
-    smallest enclosing convex shape (BEV hull, times the joint z span in 3D) not covered by the union.
-    """
+def inter_union(ra, i: int, rb, j: int, three_d: bool, scratch) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    """``(intersection, union)`` of two boxes: BEV areas [m^2], or volumes [m^3] when ``three_d``."""
     inter = intersection_area_bev(ra, i, rb, j, scratch)
     size_a = 4.0 * ra[i, 3] * ra[i, 4]
     size_b = 4.0 * rb[j, 3] * rb[j, 4]
-    three_d = (mode == IOU_3D) | (mode == GIOU_3D)
     if three_d:
         inter = inter * z_overlap(ra, i, rb, j)
         size_a = size_a * 2.0 * ra[i, 5]
         size_b = size_b * 2.0 * rb[j, 5]
-    union = size_a + size_b - inter
+    return inter, size_a + size_b - inter
+
+
+def pair_iou(ra, i: int, rb, j: int, three_d: bool, scratch) -> float:  # type: ignore[no-untyped-def]
+    """BEV or 3D IoU of two boxes, in [0, 1] (0 when the union is empty)."""
+    inter, union = inter_union(ra, i, rb, j, three_d, scratch)
+    return inter / union if union > 0.0 else 0.0
+
+
+def pair_giou(ra, i: int, rb, j: int, three_d: bool, scratch) -> float:  # type: ignore[no-untyped-def]
+    """Generalised IoU in [-1, 1]: IoU minus the share of the enclosing shape not in the union.
+
+    The enclosing shape is the convex hull of both BEV rectangles (times the joint z span in 3D).
+    """
+    inter, union = inter_union(ra, i, rb, j, three_d, scratch)
     iou = inter / union if union > 0.0 else 0.0
-    if (mode == IOU_BEV) | (mode == IOU_3D):
-        return iou
     enclose = hull_area_bev(ra, i, rb, j, scratch)
     if three_d:
         enclose = enclose * z_span(ra, i, rb, j)
@@ -195,5 +196,7 @@ DEVICE_FUNCTIONS = (
     hull_area_bev,
     z_overlap,
     z_span,
-    pair_overlap,
+    inter_union,
+    pair_iou,
+    pair_giou,
 )

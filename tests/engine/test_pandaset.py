@@ -297,7 +297,7 @@ def test_sample_opens_with_open_log(sample_dir: Path) -> None:
     assert log.summary()["lidar_sweeps"] == {LIDAR: 4} and len(log.trajectory) == 80
     assert log.metadata["lidar_frames"] == [38, 39, 40, 41]
     assert log.metadata["licence"] == "CC BY 4.0" and "Xiao et al." in log.metadata["citation"]
-    assert log.metadata["lidar_motion_compensated"] == "unknown"
+    assert log.metadata["lidar_motion_compensated"] is True
     table = _sweeps_txt(sample_dir)
     for sweep, (frame, (n, frame_us, first_us, last_us)) in zip(
         log.lidar[LIDAR], sorted(table.items()), strict=True

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kernels.box_iou import box_giou_3d, box_giou_bev, box_iou_3d, box_iou_bev, nms
-from kernels.errors import InvalidInputError
+from kernels.errors import InvalidInputError, InvalidTypeError
 
 FUNCS = {
     "bev": (box_iou_bev, False, False),
@@ -135,6 +135,8 @@ def test_nms_ties_threshold_edges_and_empty() -> None:
     touching = np.array([[0, 0, 0, 2, 2, 2, 0], [2, 0, 0, 2, 2, 2, 0]], np.float32)
     np.testing.assert_array_equal(nms(touching, np.array([1.0, 2.0]), 0.0), [1, 0])
     assert nms(np.zeros((0, 7), np.float32), np.zeros(0, np.float32), 0.5).shape == (0,)
+    near_tie = np.array([0.1, 0.1 + 1e-12])  # equal in float32: float64 scores keep their order
+    np.testing.assert_array_equal(nms(boxes[:2], near_tie, 0.5), [1])
 
 
 def test_bad_inputs_name_the_argument() -> None:
@@ -147,6 +149,8 @@ def test_bad_inputs_name_the_argument() -> None:
         nms(boxes, np.zeros(2), float("nan"))
     with pytest.raises(InvalidInputError, match="iou_threshold must be a finite number"):
         nms(boxes, np.zeros(2), -0.1)
+    with pytest.raises(InvalidTypeError, match="iou_threshold must be a number"):
+        nms(boxes, np.zeros(2), "high")  # type: ignore[arg-type]
     with pytest.raises(InvalidInputError, match="unknown mode 'volume'"):
         nms(boxes, np.zeros(2), 0.5, mode="volume")
     with pytest.raises(InvalidInputError, match="b must have non-negative length"):

