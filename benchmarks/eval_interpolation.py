@@ -128,6 +128,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
             m: {"c": [], "y": [], "iou": [], "c_mov": [], "c_sw": [], "c_mov_sw": []} for m in METHODS
         }
         flagged = 0
+        flag_err: dict[str, list[np.ndarray]] = {"flagged": [], "unflagged": []}
         for path, mov in zip(tracks, moving, strict=True):
             keep = sorted({*range(0, len(path), k), len(path) - 1})
             query = np.setdiff1d(np.arange(len(path)), keep)
@@ -144,6 +145,9 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
                            for t, s in zip(gt.timestamps_us, has_sweep, strict=True)]
                     snapped = snap_to_points(out, pts, snap_cfg)
                     flagged += int(snapped.needs_keyframe.sum())
+                    before = np.linalg.norm(out.centers - gt.centers, axis=1)
+                    flag_err["flagged"].append(before[snapped.needs_keyframe])
+                    flag_err["unflagged"].append(before[snapped.snapped & ~snapped.needs_keyframe])
                     out = snapped.path
                 else:
                     out = fns[name](kf, gt.timestamps_us)
@@ -170,6 +174,10 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
                 "frames": int(e["c"].size),
             }
         row["snap_needs_keyframe_frames"] = flagged
+        # Is the flag informative? Hermite centre error on frames snap flagged vs frames it accepted.
+        for key, v in flag_err.items():
+            e_f = np.concatenate(v) if v else np.zeros(0)
+            row[f"hermite_error_on_{key}_frames_m"] = float(e_f.mean()) if e_f.size else None
         per_k[str(k)] = row
     results["per_k"] = per_k
     needed = {}

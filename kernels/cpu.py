@@ -6,7 +6,10 @@ Layout for speed (measured, see ``benchmarks/RESULTS.md``): projection reads str
 ``x, y, z`` and writes one contiguous row per camera for ``u``, ``v``, ``depth`` and ``valid``; masks
 are combined with ``&`` (no short-circuit branches), so LLVM vectorises the per-point loop.
 Only ``soa_from_rows`` is cached on disk: numba's cache does not notice edits to inlined callees. Reading
-``(N, 3)`` rows or writing interleaved ``(N, 2)`` pixels makes the same loop ~7x slower.
+``(N, 3)`` rows or writing interleaved ``(N, 2)`` pixels makes the same loop ~7x slower, and so does a
+scalar reduction (e.g. counting NaNs) inside it: the one-camera :func:`project_rows_kernel` therefore
+works in cache-sized blocks (rows -> local SoA, vectorised math, local SoA -> interleaved pixels) and
+counts non-finite inputs in the copy-out loop.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ __all__ = [
     "deskew",
     "depth_buffer",
     "project_kernel",
+    "project_rows_kernel",
     "radar_velocity",
     "soa_from_rows",
 ]
@@ -94,6 +98,74 @@ def project_kernel(model_id: int) -> Any:
     kernel = _PROJECT_KERNELS.get(model_id)
     if kernel is None:
         kernel = _PROJECT_KERNELS[model_id] = _make_project_kernel(model_id)
+    return kernel
+
+
+#: Points per block of :func:`project_rows_kernel` (5 float32 + 1 bool scratch rows stay in L1/L2).
+ROWS_BLOCK = 1024
+
+
+def _make_project_rows_kernel(model_id: int) -> Any:
+    project = model_projector(_CAM, model_id, _INLINE)
+    mid = model_id
+    size = _INTR_SIZE
+    block = ROWS_BLOCK
+
+    @numba.njit(parallel=True)
+    def kernel(points, intr_row, uv, depth, valid):  # type: ignore[no-untyped-def]
+        intr = to_fixed_tuple(intr_row, size)
+        n = points.shape[0]
+        bad = 0
+        for b in prange((n + block - 1) // block):
+            s = b * block
+            m = min(n, s + block) - s
+            xs = np.empty(block, np.float32)
+            ys = np.empty(block, np.float32)
+            zs = np.empty(block, np.float32)
+            us = np.empty(block, np.float32)
+            vs = np.empty(block, np.float32)
+            finite = np.empty(block, np.bool_)
+            dv = depth[s : s + m]
+            okv = valid[s : s + m]
+            for j in range(m):
+                xs[j] = points[s + j, 0]
+                ys[j] = points[s + j, 1]
+                zs[j] = points[s + j, 2]
+            for j in range(m):  # no reduction here: it would stop LLVM's vectoriser
+                x = np.float64(xs[j])
+                y = np.float64(ys[j])
+                z = np.float64(zs[j])
+                finite[j] = ((x - x) == 0.0) & ((y - y) == 0.0) & ((z - z) == 0.0)
+                uu, vv, ok = project(intr, x, y, z)
+                okv[j] = ok & _in_image(intr, uu, vv)
+                us[j] = uu
+                vs[j] = vv
+                dv[j] = _point_depth(mid, x, y, z)
+            count = 0
+            for j in range(m):
+                uv[s + j, 0] = us[j]
+                uv[s + j, 1] = vs[j]
+                count += not finite[j]
+            bad += count
+        return bad
+
+    return kernel
+
+
+_PROJECT_ROWS_KERNELS: dict[int, Any] = {}
+
+
+def project_rows_kernel(model_id: int) -> Any:
+    """The compiled one-camera projection of ``(N, 3)`` camera-frame rows of one model (built on first use).
+
+    Signature: ``kernel(points, intr, uv, depth, valid) -> int`` with ``points`` float32 (N, 3) in the
+    camera optical frame, ``intr`` float64 (INTR_SIZE,), outputs ``uv`` float32 (N, 2), ``depth``
+    float32 (N,), ``valid`` bool (N,). Returns the number of points with a NaN or infinite coordinate
+    (their outputs are meaningless; the caller raises).
+    """
+    kernel = _PROJECT_ROWS_KERNELS.get(model_id)
+    if kernel is None:
+        kernel = _PROJECT_ROWS_KERNELS[model_id] = _make_project_rows_kernel(model_id)
     return kernel
 
 

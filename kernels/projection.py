@@ -20,6 +20,7 @@ from kernels._math import camera as cam_math
 from kernels.dispatch import Backend, Placement, place
 from kernels.errors import InvalidInputError, InvalidTypeError
 from kernels.motion import pack_rigid
+from kernels.validation import as_array, check_finite
 
 __all__ = [
     "CompactProjection",
@@ -264,6 +265,9 @@ def project_points(
     --------
     project_to_cameras : many cameras, with extrinsics, in one call.
     """
+    placement = place(backend, {"points": points})
+    if placement.backend is Backend.CPU:
+        return _project_rows_cpu(points, camera)
     res = project_to_cameras(points, [camera], np.eye(4)[None], backend=backend)
     if not isinstance(res, DenseProjection):  # pragma: no cover - dense is the default output
         raise TypeError("project_to_cameras returned compact output")
@@ -281,6 +285,23 @@ def project_points(
     uv[:, 0] = res.u[0]
     uv[:, 1] = res.v[0]
     return uv, res.depth[0], res.valid[0]
+
+
+def _project_rows_cpu(
+    points: Any, camera: KernelCamera
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], npt.NDArray[np.bool_]]:
+    """One camera on the CPU: fused kernel over ``(N, 3)`` rows, finiteness checked inside it."""
+    from kernels import cpu
+
+    pts = as_array("points", points, np.float32, (None, 3), finite=False)
+    ids, intr = _camera_arrays([camera])
+    n = pts.shape[0]
+    uv = np.empty((n, 2), np.float32)
+    depth = np.empty(n, np.float32)
+    valid = np.empty(n, np.bool_)
+    if n and cpu.project_rows_kernel(int(ids[0]))(pts, intr[0], uv, depth, valid):
+        check_finite("points", pts)  # raises, naming the first offending element
+    return uv, depth, valid
 
 
 def _library_of(value: Any) -> str:

@@ -52,6 +52,13 @@ class SnapConfig:
         Points lower than this above the box bottom are ignored [m].
     truncation_m : float
         Cap of each point's distance in the cost [m].
+    inside_weight : float
+        Weight of an inside point's distance to the nearest side relative to an outside point's distance
+        to the box. Zero by default: near objects show their roof and bonnet, not only their sides, so
+        points deep inside a box are no evidence against it.
+    min_improvement_m : float
+        A move is kept only when it lowers the mean point cost by at least this much [m]; otherwise
+        the cuboid stays as interpolated (clutter must not nudge good interpolations).
     prior_m : float
         Cost added at the search bound to pull the fit back to the interpolated pose [m].
     min_points : int
@@ -70,6 +77,8 @@ class SnapConfig:
     margin_m: float = 0.3
     ground_clearance_m: float = 0.25
     truncation_m: float = 0.3
+    inside_weight: float = 0.0
+    min_improvement_m: float = 0.01
     prior_m: float = 0.005
     min_points: int = 10
     max_points: int = 256
@@ -120,7 +129,7 @@ class SnapResult:
     needs_keyframe: npt.NDArray[np.bool_]
 
 
-def _cost(local_xy: F64, half: F64, dx: F64, dy: F64, dyaw: F64, trunc: float) -> F64:
+def _cost(local_xy: F64, half: F64, dx: F64, dy: F64, dyaw: F64, trunc: float, inside_weight: float) -> F64:
     """Mean truncated outline distance for candidate moves; ``local_xy`` (N, 2) in the original box frame.
 
     Candidates are ``(C,)`` arrays; a candidate moves the box by (dx, dy) in its original frame and turns
@@ -133,7 +142,7 @@ def _cost(local_xy: F64, half: F64, dx: F64, dy: F64, dyaw: F64, trunc: float) -
     v = np.abs(-s * px + c * py) - half[1]
     outside = np.hypot(np.maximum(u, 0.0), np.maximum(v, 0.0))
     inside = np.minimum(-np.minimum(u, 0.0), -np.minimum(v, 0.0)) * ((u < 0) & (v < 0))
-    return np.asarray(np.minimum(outside + inside, trunc).mean(axis=1))
+    return np.asarray(np.minimum(outside + inside_weight * inside, trunc).mean(axis=1))
 
 
 def _fit(local_xy: F64, half: F64, cfg: SnapConfig) -> tuple[float, float, float, float, float]:
@@ -146,13 +155,13 @@ def _fit(local_xy: F64, half: F64, cfg: SnapConfig) -> tuple[float, float, float
         axes = [np.clip(best[d] + g * step[d], -span[d], span[d]) for d in range(3)]
         dx, dy, dyaw = (a.ravel() for a in np.meshgrid(*axes, indexing="ij"))
         prior = cfg.prior_m * ((dx**2 + dy**2) / cfg.max_shift_m**2 + (dyaw / max(cfg.max_yaw_rad, 1e-9)) ** 2)
-        cost = _cost(local_xy, half, dx, dy, dyaw, cfg.truncation_m) + prior
+        cost = _cost(local_xy, half, dx, dy, dyaw, cfg.truncation_m, cfg.inside_weight) + prior
         b = int(np.argmin(cost))
         best = np.array([dx[b], dy[b], dyaw[b]])
         step = step * 4.0 / (cfg.grid - 1)  # next level spans +-2 steps of this one
     zero = np.zeros(1)
-    before = float(_cost(local_xy, half, zero, zero, zero, cfg.truncation_m)[0])
-    after = float(_cost(local_xy, half, best[:1], best[1:2], best[2:], cfg.truncation_m)[0])
+    before = float(_cost(local_xy, half, zero, zero, zero, cfg.truncation_m, cfg.inside_weight)[0])
+    after = float(_cost(local_xy, half, best[:1], best[1:2], best[2:], cfg.truncation_m, cfg.inside_weight)[0])
     return float(best[0]), float(best[1]), float(best[2]), before, after
 
 
@@ -213,6 +222,9 @@ def snap_to_points(
         if local.shape[0] > cfg.max_points:
             local = local[np.linspace(0, local.shape[0] - 1, cfg.max_points).astype(np.int64)]
         dx, dy, dyaw, before, after = _fit(local, half, cfg)
+        if before - after < cfg.min_improvement_m:
+            dx = dy = dyaw = 0.0
+            after = before
         centers[i, 0] += c * dx - s * dy
         centers[i, 1] += s * dx + c * dy
         turn = yaw_to_quat_wxyz(np.array([dyaw]))[0]

@@ -25,7 +25,7 @@ class GroundConfig(_Stage):
 class ClusterConfig(_Stage):
     """Voxel clustering of the non-ground points (see :func:`kernels.cluster_points`)."""
 
-    voxel_size_m: tuple[float, float, float] = (0.3, 0.3, 0.5)
+    voxel_size_m: tuple[float, float, float] = (0.2, 0.2, 0.5)
     z_reach: int = Field(1, ge=0)
     max_height_m: float = Field(3.0, gt=0, description="points higher above ground are dropped (canopies)")
 

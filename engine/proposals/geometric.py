@@ -6,6 +6,7 @@ them with one :class:`~engine.proposals.config.ProposalConfig`.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -14,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from engine.proposals.config import ProposalConfig
-from engine.proposals.priors import load_size_priors, priors_array
+from engine.proposals.priors import SizePrior, load_size_priors, priors_array
 from engine.proposals.types import ProposalSet
 from kernels.geometry import cluster_points, fit_boxes, segment_ground
 from kernels.validation import as_array
@@ -28,14 +29,24 @@ HeadingHook = Callable[[npt.NDArray[np.float32], npt.NDArray[np.float32]], npt.N
 after fitting (e.g. flip yaws to agree with a track's motion); must return new boxes."""
 
 
+@functools.cache
+def _warn_no_nms() -> None:
+    logger.warning("kernels.boxes.nms is not available; proposals are not suppressed")
+
+
 def _nms(boxes: npt.NDArray[np.float32], scores: npt.NDArray[np.float32], iou: float) -> npt.NDArray[np.int64]:
     """Indices kept by rotated BEV NMS (highest score first)."""
     try:
         from kernels.boxes import nms  # type: ignore[attr-defined]
     except ImportError:  # box kernels without NMS yet: keep every box (clusters rarely overlap)
-        logger.warning("kernels.boxes.nms is not available; proposals are not suppressed")
+        _warn_no_nms()
         return np.argsort(-scores, kind="stable")
     return np.asarray(nms(boxes, scores, iou_threshold=iou, mode="bev"), dtype=np.int64)
+
+
+@functools.lru_cache(maxsize=8)
+def _priors(path: str | None) -> tuple[SizePrior, ...]:
+    return load_size_priors(path)
 
 
 def propose(
@@ -67,7 +78,7 @@ def propose(
         Boxes in the ego frame, scores and class guesses (classes from the size priors).
     """
     cfg = config or ProposalConfig()
-    priors = load_size_priors(cfg.fit.priors_file)
+    priors = _priors(cfg.fit.priors_file)
     classes = tuple(p.name for p in priors)
     pts = as_array("points", points, np.float32, (None, 3))
     if pts.shape[0] == 0:

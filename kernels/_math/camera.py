@@ -33,7 +33,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from kernels._math.fastmath import DEVICE_FUNCTIONS as _FASTMATH
-from kernels._math.fastmath import fast_atan2
+from kernels._math.fastmath import fast_atan2, fast_tan
 
 if TYPE_CHECKING:
     import numpy as np
@@ -223,7 +223,7 @@ def project_mod_kannala(intr: Intr, x: float, y: float, z: float) -> tuple[float
     phi = fast_atan2(t, 1.0)
     f2 = phi * phi
     big_r = phi * (1.0 + f2 * (intr[p] + f2 * (intr[p + 1] + f2 * (intr[p + 2] + f2 * intr[p + 3]))))
-    rd = math.tan(big_r)
+    rd = fast_tan(big_r)
     scale = rd / rho if rho > 0.0 else 0.0
     u, v = to_pixel(intr, scale * x, scale * y)
     return u, v, ok

@@ -99,6 +99,18 @@ def test_fast_atan2_matches_libm() -> None:
         assert abs(jit(y, x) - fastmath.fast_atan2(y, x)) <= 1e-15
 
 
+def test_fast_tan_matches_libm_to_a_few_ulp() -> None:
+    rng = np.random.default_rng(8)
+    half_pi = np.nextafter(math.pi / 2, 0.0)
+    xs = np.concatenate([rng.uniform(-half_pi, half_pi, 5000), half_pi - 10.0 ** rng.uniform(-12, 0, 500)])
+    xs = np.concatenate([xs, -xs[-500:], [0.0, -0.0, math.pi / 4, np.nextafter(math.pi / 4, 1.0), half_pi]])
+    jit = COMPILED["fast_tan"]
+    for x in xs:
+        ref = math.tan(x)
+        assert abs(fastmath.fast_tan(x) - ref) <= 4 * np.spacing(abs(ref)), x
+        assert jit(x) == fastmath.fast_tan(x)
+
+
 @pytest.mark.parametrize("name", list(CAMERAS))
 def test_scalar_matches_oracle(name: str) -> None:
     cam = CAMERAS[name]
