@@ -136,8 +136,14 @@ def run(repeat: int = 7) -> dict[str, Any]:
     from kernels.geometry import cluster_points
 
     out: dict[str, Any] = {
-        "machine": f"{platform.machine()}, {numba.get_num_threads()} numba threads, {platform.processor() or 'cpu'}",
-        "versions": {"python": platform.python_version(), "numpy": np.__version__, "numba": numba.__version__, "open3d": o3d.__version__},
+        "machine": f"{platform.machine()}, {numba.get_num_threads()} numba threads, "
+        f"{platform.processor() or 'cpu'}",
+        "versions": {
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+            "numba": numba.__version__,
+            "open3d": o3d.__version__,
+        },
     }
     suite = ClusterSuite()
     suite.setup(40, 0.2)
@@ -147,7 +153,9 @@ def run(repeat: int = 7) -> dict[str, Any]:
     rows = []
     for eps in (0.3, 0.4, 0.5):
         pcd = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(pts.astype(np.float64)))
-        t_o3d = _best_of(lambda pcd=pcd, eps=eps: pcd.cluster_dbscan(eps=eps, min_points=1), max(2, repeat // 3))
+        t_o3d = _best_of(
+            lambda pcd=pcd, eps=eps: pcd.cluster_dbscan(eps=eps, min_points=1), max(2, repeat // 3)
+        )
         ref = np.asarray(pcd.cluster_dbscan(eps=eps, min_points=1))
         rows.append(
             {
@@ -174,7 +182,7 @@ def run(repeat: int = 7) -> dict[str, Any]:
         per.append((len(p), _best_of(lambda p=p: propose(p), 3)))
     secs = [t[0] for _, t in per]
     out["proposal_step"] = {
-        "sweeps": [f for f in range(0, 50, 5)],
+        "sweeps": list(range(0, 50, 5)),
         "points_mean": float(np.mean([n for n, _ in per])),
         "seconds_min_per_sweep": secs,
         "sweeps_per_s_median": 1.0 / statistics.median(secs),
@@ -186,14 +194,20 @@ def main() -> None:
     result = run()
     print(json.dumps(result, indent=2))
     c = result["clustering"]
-    print(f"clustering {c['points']} points: ours {1e3 * c['ours_s_min']:.1f} ms, {c['ours_clusters']} clusters")
+    print(
+        f"clustering {c['points']} points: ours {1e3 * c['ours_s_min']:.1f} ms, {c['ours_clusters']} clusters"
+    )
     for r in c["vs_open3d"]:
         print(
-            f"  open3d eps {r['open3d_eps_m']}: {1e3 * r['open3d_s_min']:.0f} ms ({r['open3d_clusters']} clusters), "
+            f"  open3d eps {r['open3d_eps_m']}: {1e3 * r['open3d_s_min']:.0f} ms "
+            f"({r['open3d_clusters']} clusters), "
             f"speed-up x{r['speedup_min']:.1f}, ARI {r['ari']:.3f}, matched {r['matched_share']:.3f}"
         )
     p = result["proposal_step"]
-    print(f"proposal step: {p['sweeps_per_s_median']:.1f} sweeps/s (median of {len(p['sweeps'])} sweeps, {p['points_mean']:.0f} points)")
+    print(
+        f"proposal step: {p['sweeps_per_s_median']:.1f} sweeps/s "
+        f"(median of {len(p['sweeps'])} sweeps, {p['points_mean']:.0f} points)"
+    )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Keyframe interpolation on PandaSet GT tracks: ours vs the Euler-lerp-in-lidar-frame and world-linear baselines.
+"""Keyframe interpolation on PandaSet GT tracks vs Euler-lerp-in-lidar-frame and world-linear baselines.
 
 For every GT track (world frame, 10 Hz) keep every k-th frame (and the last) as keyframes, interpolate the
 other frames and compare with the GT: centre error [m] (mean, 95th percentile), yaw error [rad] and BEV IoU.
@@ -80,7 +80,7 @@ def bev_iou(a: CuboidPath, b: CuboidPath) -> np.ndarray:
 
 
 def keyframes_needed(gt: CuboidPath, fn: Interp, threshold: float = 0.8) -> int:
-    """Greedy insertion: start with the first and last frame, add the worst frame until all IoU >= threshold."""
+    """Greedy insertion from the first and last frame: add the worst frame until every IoU >= threshold."""
     keep = sorted({0, len(gt) - 1})
     while True:
         out = fn(gt.take(keep), gt.timestamps_us)
@@ -141,8 +141,10 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
                     continue  # snapping is evaluated on moving objects (static ones need no snapping)
                 if name == "hermite_snap":
                     out = fns["hermite"](kf, gt.timestamps_us)
-                    pts = [points_at(int(t)) if s else np.zeros((0, 3), np.float32)
-                           for t, s in zip(gt.timestamps_us, has_sweep, strict=True)]
+                    pts = [
+                        points_at(int(t)) if s else np.zeros((0, 3), np.float32)
+                        for t, s in zip(gt.timestamps_us, has_sweep, strict=True)
+                    ]
                     snapped = snap_to_points(out, pts, snap_cfg)
                     flagged += int(snapped.needs_keyframe.sum())
                     before = np.linalg.norm(out.centers - gt.centers, axis=1)
@@ -184,7 +186,10 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     for name in ("euler_lidar", "linear_world", "hermite"):
         counts = np.array([keyframes_needed(p, fns[name]) for p in tracks])
         frames = np.array([len(p) for p in tracks])
-        needed[name] = {"mean_keyframes": float(counts.mean()), "fraction_of_frames": float(counts.sum() / frames.sum())}
+        needed[name] = {
+            "mean_keyframes": float(counts.mean()),
+            "fraction_of_frames": float(counts.sum() / frames.sum()),
+        }
     results["keyframes_for_bev_iou_0.8"] = needed
     results["seconds"] = time.perf_counter() - t0
     report(results)
@@ -198,20 +203,28 @@ def report(results: dict[str, object]) -> None:
     sys.stdout.write(json.dumps(results, indent=2) + "\n")
     per_k = results["per_k"]
     assert isinstance(per_k, dict)
-    head = f"{'k':>3} {'method':<13} {'ctr mean':>9} {'ctr p95':>8} {'yaw mean':>9} {'BEV IoU':>8} {'moving':>8} {'mov+sweep':>9}"
+    head = (
+        f"{'k':>3} {'method':<13} {'ctr mean':>9} {'ctr p95':>8} {'yaw mean':>9} {'BEV IoU':>8} "
+        f"{'moving':>8} {'mov+sweep':>9}"
+    )
     lines = [head, "-" * len(head)]
     for k, row in per_k.items():
         for name in METHODS:
             r = row[name]
             lines.append(
-                f"{k:>3} {name:<13} {r['center_mean_m']:9.3f} {r['center_p95_m']:8.3f} {r['yaw_mean_rad']:9.4f} "
-                f"{r['bev_iou_mean']:8.3f} {r['center_mean_moving_m']:8.3f} {r['center_mean_moving_with_sweep_m']:9.3f}"
+                f"{k:>3} {name:<13} {r['center_mean_m']:9.3f} {r['center_p95_m']:8.3f} "
+                f"{r['yaw_mean_rad']:9.4f} {r['bev_iou_mean']:8.3f} {r['center_mean_moving_m']:8.3f} "
+                f"{r['center_mean_moving_with_sweep_m']:9.3f}"
             )
     needed = results["keyframes_for_bev_iou_0.8"]
     assert isinstance(needed, dict)
-    lines.append("keyframes per track for BEV IoU >= 0.8: " + ", ".join(
-        f"{n} {v['mean_keyframes']:.2f} ({100 * v['fraction_of_frames']:.1f} % of frames)" for n, v in needed.items()
-    ))
+    lines.append(
+        "keyframes per track for BEV IoU >= 0.8: "
+        + ", ".join(
+            f"{n} {v['mean_keyframes']:.2f} ({100 * v['fraction_of_frames']:.1f} % of frames)"
+            for n, v in needed.items()
+        )
+    )
     sys.stdout.write("\n".join(lines) + "\n")
 
 

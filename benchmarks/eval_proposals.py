@@ -62,29 +62,10 @@ logger = logging.getLogger("eval_proposals")
 
 
 def bev_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(M, K) rotated BEV IoU; the box kernels' ``box_iou_bev`` when present, else shapely."""
-    try:
-        from kernels.box_iou import box_iou_bev  # type: ignore[attr-defined]
+    """(M, K) exact rotated BEV IoU (the box kernels)."""
+    from kernels.box_iou import box_iou_bev
 
-        return np.asarray(box_iou_bev(a, b), dtype=np.float64)
-    except ImportError:
-        pass
-    from shapely.geometry import Polygon
-
-    def poly(box: np.ndarray) -> Polygon:
-        x, y, _, length, width, _, yaw = (float(v) for v in box)
-        c, s = math.cos(yaw), math.sin(yaw)
-        pts = [(sx * length / 2, sy * width / 2) for sx, sy in ((1, 1), (-1, 1), (-1, -1), (1, -1))]
-        return Polygon([(x + c * px - s * py, y + s * px + c * py) for px, py in pts])
-
-    pa, pb = [poly(x) for x in a], [poly(x) for x in b]
-    out = np.zeros((len(pa), len(pb)))
-    for i, p in enumerate(pa):
-        for j, q in enumerate(pb):
-            if p.distance(q) == 0.0:
-                inter = p.intersection(q).area
-                out[i, j] = inter / (p.area + q.area - inter)
-    return out
+    return np.asarray(box_iou_bev(a, b), dtype=np.float64)
 
 
 @dataclass
@@ -138,7 +119,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     lidar_id = next(iter(log.lidar))
     stream = log.lidar[lidar_id]
     ego_from_lidar = log.sensors[lidar_id].ego_from_sensor
-    config = ProposalConfig.model_validate_json(Path(args.config).read_text()) if args.config else ProposalConfig()
+    config = (
+        ProposalConfig.model_validate_json(Path(args.config).read_text()) if args.config else ProposalConfig()
+    )
     tallies = {(t, b): Tally() for t in THRESHOLDS for b in [*BINS, (0.0, args.range)]}
     seconds = []
     frames = range(len(stream)) if args.frames is None else args.frames
@@ -159,9 +142,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         car = in_range & (props.class_ids == props.classes.index("car"))
         pb_all, pb_car = props.boxes[in_range], props.boxes[car]
         g_eval, g_care = gt[evaluated], gt[care]
-        iou_car = bev_iou(g_eval, pb_car) if len(g_eval) and len(pb_car) else np.zeros((len(g_eval), len(pb_car)))
-        iou_all = bev_iou(g_eval, pb_all) if len(g_eval) and len(pb_all) else np.zeros((len(g_eval), len(pb_all)))
-        iou_care = bev_iou(g_care, pb_car) if len(g_care) and len(pb_car) else np.zeros((len(g_care), len(pb_car)))
+        iou_car = (
+            bev_iou(g_eval, pb_car) if len(g_eval) and len(pb_car) else np.zeros((len(g_eval), len(pb_car)))
+        )
+        iou_all = (
+            bev_iou(g_eval, pb_all) if len(g_eval) and len(pb_all) else np.zeros((len(g_eval), len(pb_all)))
+        )
+        iou_care = (
+            bev_iou(g_care, pb_car) if len(g_care) and len(pb_car) else np.zeros((len(g_care), len(pb_car)))
+        )
         for thr in THRESHOLDS:
             matched_g, matched_p, ious = _match(iou_car, thr)
             agn_g, _, _ = _match(iou_all, thr)
@@ -169,7 +158,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             dc = unmatched[(iou_care[:, unmatched] >= thr).any(axis=0)] if len(g_care) else unmatched[:0]
             for lo, hi in tallies_bins(tallies, thr):
                 tal = tallies[(thr, (lo, hi))]
-                gsel = (gdist[evaluated] >= lo) & (gdist[evaluated] < hi if hi < args.range else gdist[evaluated] <= hi)
+                gsel = (gdist[evaluated] >= lo) & (
+                    gdist[evaluated] < hi if hi < args.range else gdist[evaluated] <= hi
+                )
                 psel = (pdist[car] >= lo) & (pdist[car] < hi if hi < args.range else pdist[car] <= hi)
                 tal.gt += int(gsel.sum())
                 tal.matched_gt += int(gsel[matched_g].sum())
@@ -185,7 +176,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "config": json.loads(config.model_dump_json()),
         "seconds_per_sweep_median": float(np.median(seconds)),
         "results": {
-            f"iou_{thr}": {f"{lo:g}-{hi:g}m": tallies[(thr, (lo, hi))].summary() for lo, hi in tallies_bins(tallies, thr)}
+            f"iou_{thr}": {
+                f"{lo:g}-{hi:g}m": tallies[(thr, (lo, hi))].summary() for lo, hi in tallies_bins(tallies, thr)
+            }
             for thr in THRESHOLDS
         },
     }
@@ -206,13 +199,18 @@ def _match(iou: np.ndarray, thr: float) -> tuple[np.ndarray, np.ndarray, np.ndar
 
 
 def table(result: dict[str, Any]) -> str:
-    lines = [f"{'IoU':>5} {'range':>8} {'GT':>5} {'recall':>7} {'agn.rec':>7} {'props':>6} {'prec':>6} {'mIoU':>6}"]
+    lines = [
+        f"{'IoU':>5} {'range':>8} {'GT':>5} {'recall':>7} {'agn.rec':>7} {'props':>6} {'prec':>6} {'mIoU':>6}"
+    ]
     for key, bins in result["results"].items():
         for rng, s in bins.items():
+
             def fmt(v: Any) -> str:
                 return "   -  " if v is None else f"{v:6.3f}"
+
             lines.append(
-                f"{key[4:]:>5} {rng:>8} {s['gt']:5d} {fmt(s['recall']):>7} {fmt(s['class_agnostic_recall']):>7} "
+                f"{key[4:]:>5} {rng:>8} {s['gt']:5d} {fmt(s['recall']):>7} "
+                f"{fmt(s['class_agnostic_recall']):>7} "
                 f"{s['proposals']:6d} {fmt(s['precision'])} {fmt(s['mean_iou'])}"
             )
     return "\n".join(lines)

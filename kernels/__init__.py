@@ -53,3 +53,23 @@ __all__ += [
     "points_in_boxes",
     "points_in_boxes_counts",
 ]
+
+from kernels.geometry import (  # noqa: E402
+    Clustering,
+    FittedBoxes,
+    GroundSegmentation,
+    Heading,
+    cluster_points,
+    fit_boxes,
+    segment_ground,
+)
+
+__all__ += [
+    "Clustering",
+    "FittedBoxes",
+    "GroundSegmentation",
+    "Heading",
+    "cluster_points",
+    "fit_boxes",
+    "segment_ground",
+]

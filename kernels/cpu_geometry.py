@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Any
 
 import numba
-import numpy as np
 from numba import prange
 
 from kernels._math import cluster as _cluster_math
@@ -48,7 +47,9 @@ _NO_KEY = _cluster_math.NO_KEY
 
 
 @numba.njit(parallel=True)
-def ground_cell_min(points: Any, half: float, inv_cell: float, nc: int, cell_of: Any, gmin: Any) -> None:  # pragma: no cover
+def ground_cell_min(
+    points: Any, half: float, inv_cell: float, nc: int, cell_of: Any, gmin: Any
+) -> None:  # pragma: no cover
     """Cell of every point (parallel), then the lowest ``z`` per cell (one sequential pass)."""
     n = points.shape[0]
     for i in prange(n):
@@ -61,7 +62,9 @@ def ground_cell_min(points: Any, half: float, inv_cell: float, nc: int, cell_of:
 
 
 @numba.njit
-def ground_relax(g: Any, tmp: Any, nc: int, side: float, diag: float, iterations: int) -> None:  # pragma: no cover
+def ground_relax(
+    g: Any, tmp: Any, nc: int, side: float, diag: float, iterations: int
+) -> None:  # pragma: no cover
     """Fill pits, then ``iterations`` Jacobi sweeps of the slope-limited envelope; the result ends in ``g``.
 
     Sequential on purpose: a grid of 160 x 160 cells takes ~2 ms, while ``2 * iterations`` parallel
@@ -72,14 +75,21 @@ def ground_relax(g: Any, tmp: Any, nc: int, side: float, diag: float, iterations
     for c in range(nc * nc):
         g[c] = tmp[c]
     for _ in range(iterations):
+        changed = False
         for c in range(nc * nc):
-            tmp[c] = _relax_cell(g, c, nc, side, diag)
+            v = _relax_cell(g, c, nc, side, diag)
+            tmp[c] = v
+            changed |= v != g[c]
+        if not changed:  # fixed point: further sweeps change nothing (same result as the CUDA path)
+            break
         for c in range(nc * nc):
             g[c] = tmp[c]
 
 
 @numba.njit(parallel=True)
-def ground_classify(points: Any, cell_of: Any, g: Any, threshold: float, ground: Any, height: Any) -> None:  # pragma: no cover
+def ground_classify(
+    points: Any, cell_of: Any, g: Any, threshold: float, ground: Any, height: Any
+) -> None:  # pragma: no cover
     """Height above the cell's ground and the ground flag of every point."""
     for i in prange(points.shape[0]):
         h = _height_above(points[i, 2], g, cell_of[i])
@@ -88,7 +98,9 @@ def ground_classify(points: Any, cell_of: Any, g: Any, threshold: float, ground:
 
 
 @numba.njit(parallel=True)
-def voxel_keys(points: Any, mask: Any, origin: Any, inv_size: Any, dims: Any, keys: Any) -> None:  # pragma: no cover
+def voxel_keys(
+    points: Any, mask: Any, origin: Any, inv_size: Any, dims: Any, keys: Any
+) -> None:  # pragma: no cover
     """Packed voxel key of every point (``NO_KEY`` where ``mask`` is False or outside the grid)."""
     for i in prange(points.shape[0]):
         k = _voxel_key(points[i, 0], points[i, 1], points[i, 2], origin, inv_size, dims)
@@ -97,7 +109,7 @@ def voxel_keys(points: Any, mask: Any, origin: Any, inv_size: Any, dims: Any, ke
 
 @numba.njit
 def unique_voxels(keys: Any, order: Any, vkeys: Any, point_voxel: Any) -> int:  # pragma: no cover
-    """Walk the points in key order: unique keys into ``vkeys``, each point's voxel index; returns the count."""
+    """Walk the points in key order: unique keys into ``vkeys``, each point's voxel; returns the count."""
     nv = 0
     prev = -1
     for j in range(order.shape[0]):
@@ -123,8 +135,10 @@ def _find(parent: Any, v: int) -> int:  # pragma: no cover
 
 
 @numba.njit
-def cluster_labels(vkeys: Any, nv: int, dims: Any, dz: int, parent: Any, label: Any) -> int:  # pragma: no cover
-    """Union-find over occupied voxels (``dz``-reach, 26-style neighbourhood); compact labels by smallest voxel.
+def cluster_labels(
+    vkeys: Any, nv: int, dims: Any, dz: int, parent: Any, label: Any
+) -> int:  # pragma: no cover
+    """Union-find over occupied voxels (``dz``-reach neighbourhood); labels ordered by smallest voxel.
 
     Only the five "backward" columns (smaller keys) are searched: every edge is seen once.
     Returns the number of components; ``label[v]`` is the component of voxel ``v``.
@@ -158,7 +172,7 @@ def cluster_labels(vkeys: Any, nv: int, dims: Any, dz: int, parent: Any, label: 
 
 @numba.njit
 def counting_order(labels: Any, k: int, counts: Any, offsets: Any, order: Any) -> None:  # pragma: no cover
-    """Stable counting sort of the points with ``labels >= 0`` by label: ``order[offsets[c]:offsets[c+1]]``."""
+    """Stable counting sort of the labelled points: cluster ``c`` is ``order[offsets[c]:offsets[c+1]]``."""
     for i in range(labels.shape[0]):
         c = labels[i]
         if c >= 0:
@@ -194,8 +208,17 @@ def fit_clusters(
     for j in prange(selected.shape[0]):
         c = selected[j]
         x, y, z, ln, wd, ht, yaw, cls, sc = _fit_cluster(
-            points, ground_z, order, offsets[c], offsets[c + 1], params, priors, n_classes, mode,
-            velocity[j, 0], velocity[j, 1],
+            points,
+            ground_z,
+            order,
+            offsets[c],
+            offsets[c + 1],
+            params,
+            priors,
+            n_classes,
+            mode,
+            velocity[j, 0],
+            velocity[j, 1],
         )
         boxes[j, 0] = x
         boxes[j, 1] = y

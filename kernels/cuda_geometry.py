@@ -178,15 +178,26 @@ def gather_labels(point_voxel, parent, compact, labels):  # type: ignore[no-unty
 
 
 @cuda.jit
-def fit_clusters(points, ground_z, order, offsets, selected, params, priors, mode, velocity, boxes, class_id, score):  # type: ignore[no-untyped-def]  # noqa: E501  # pragma: no cover
+def fit_clusters(
+    points, ground_z, order, offsets, selected, params, priors, mode, velocity, boxes, class_id, score
+):  # type: ignore[no-untyped-def]  # noqa: E501  # pragma: no cover
     """One cuboid per selected cluster, one thread each (see :func:`kernels.cpu_geometry.fit_clusters`)."""
     start, stride = cuda.grid(1), cuda.gridsize(1)
     n_classes = priors.shape[0]
     for j in range(start, selected.shape[0], stride):
         c = selected[j]
         x, y, z, ln, wd, ht, yaw, cls, sc = _fit_cluster(
-            points, ground_z, order, offsets[c], offsets[c + 1], params, priors, n_classes, mode,
-            velocity[j, 0], velocity[j, 1],
+            points,
+            ground_z,
+            order,
+            offsets[c],
+            offsets[c + 1],
+            params,
+            priors,
+            n_classes,
+            mode,
+            velocity[j, 0],
+            velocity[j, 1],
         )
         boxes[j, 0] = x
         boxes[j, 1] = y
@@ -231,7 +242,9 @@ def _cumsum(view: Any) -> Any:
     return cuda.to_device(np.cumsum(view.copy_to_host(), dtype=np.int64))
 
 
-def run_ground(pl: Any, pts: Any, half: float, inv_cell: float, nc: int, side: float, diag: float, iters: int, thr: float) -> Any:  # noqa: E501
+def run_ground(
+    pl: Any, pts: Any, half: float, inv_cell: float, nc: int, side: float, diag: float, iters: int, thr: float
+) -> Any:  # noqa: E501
     """Ground segmentation on the device (see :func:`kernels.geometry.segment_ground`)."""
     from kernels.geometry import GroundSegmentation
 
@@ -273,7 +286,9 @@ def run_cluster(pl: Any, pts: Any, msk: Any, origin: Any, inv_size: Any, dims: A
     point_voxel = cuda.device_array(n, np.int64)
     scatter_voxels[launch_config(n)](keys, order, csum, vkeys, point_voxel)
     if nv == 0:
-        gather_labels[launch_config(n)](point_voxel, cuda.to_device(np.zeros(1, np.int64)), cuda.to_device(np.zeros(1, np.int64)), labels)  # noqa: E501
+        gather_labels[launch_config(n)](
+            point_voxel, cuda.to_device(np.zeros(1, np.int64)), cuda.to_device(np.zeros(1, np.int64)), labels
+        )  # noqa: E501
         return Clustering(pl.result(labels_owner), 0)
     parent = cuda.device_array(nv, np.int64)
     cc_init[launch_config(nv)](parent)
@@ -322,7 +337,9 @@ def _count_labels(labels, counts):  # type: ignore[no-untyped-def]  # pragma: no
             cuda.atomic.add(counts, c, 1)
 
 
-def run_fit(pl: Any, pts: Any, lab: Any, gz: Any, k: int, minp: int, params: Any, pri: Any, mode: int, vel: Any) -> Any:  # noqa: E501
+def run_fit(
+    pl: Any, pts: Any, lab: Any, gz: Any, k: int, minp: int, params: Any, pri: Any, mode: int, vel: Any
+) -> Any:  # noqa: E501
     """Cuboid fitting on the device, one thread per cluster (see :func:`kernels.geometry.fit_boxes`)."""
     from kernels.geometry import FittedBoxes
 
@@ -342,7 +359,17 @@ def run_fit(pl: Any, pts: Any, lab: Any, gz: Any, k: int, minp: int, params: Any
     score_owner, score = pl.empty((m,), np.float32)
     if m:
         fit_clusters[launch_config(m)](
-            pts, gz, order, cuda.to_device(offsets), cuda.to_device(selected), cuda.to_device(params),
-            cuda.to_device(pri), mode, cuda.to_device(np.ascontiguousarray(vel[selected])), boxes, cls, score,
+            pts,
+            gz,
+            order,
+            cuda.to_device(offsets),
+            cuda.to_device(selected),
+            cuda.to_device(params),
+            cuda.to_device(pri),
+            mode,
+            cuda.to_device(np.ascontiguousarray(vel[selected])),
+            boxes,
+            cls,
+            score,
         )
     return FittedBoxes(pl.result(boxes_owner), pl.result(cls_owner), pl.result(score_owner), selected)

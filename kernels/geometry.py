@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from kernels._math import fit as _fit_math
+from kernels._math.cluster import NO_KEY
 from kernels.dispatch import Backend, place
 from kernels.errors import InvalidInputError
 from kernels.validation import as_array
@@ -62,7 +63,9 @@ class Heading(enum.Enum):
         try:
             return cls(value)
         except ValueError:
-            raise InvalidInputError(f"unknown heading {value!r}; expected one of {[h.value for h in cls]}") from None
+            raise InvalidInputError(
+                f"unknown heading {value!r}; expected one of {[h.value for h in cls]}"
+            ) from None
 
     @property
     def code(self) -> int:
@@ -289,7 +292,8 @@ def cluster_points(
 
     keys = np.empty(n, np.int64)
     cg.voxel_keys(pts, msk, origin, inv_size, dims, keys)
-    order = np.argsort(keys)
+    valid = np.flatnonzero(keys != NO_KEY)
+    order = np.concatenate([valid[np.argsort(keys[valid])], np.flatnonzero(keys == NO_KEY)])
     vkeys = np.empty(n, np.int64)
     point_voxel = np.empty(n, np.int64)
     nv = cg.unique_voxels(keys, order, vkeys, point_voxel)
@@ -390,7 +394,11 @@ def fit_boxes(
     n = pts.shape[0]
     lab = pl.host("labels", labels, np.int32, (n,))
     gz = pl.host("ground_z", ground_z, np.float32, (n,))
-    vel = np.zeros((k, 2), np.float32) if velocity is None else as_array("velocity", velocity, np.float32, (k, 2))
+    vel = (
+        np.zeros((k, 2), np.float32)
+        if velocity is None
+        else as_array("velocity", velocity, np.float32, (k, 2))
+    )
     if pl.backend is Backend.CUDA:
         from kernels.cuda_geometry import run_fit
 
@@ -409,5 +417,7 @@ def fit_boxes(
     class_id = np.empty(m, np.int32)
     score = np.empty(m, np.float32)
     if m:
-        cg.fit_clusters(pts, gz, order, offsets, selected, params, pri, mode.code, vel[selected], boxes, class_id, score)
+        cg.fit_clusters(
+            pts, gz, order, offsets, selected, params, pri, mode.code, vel[selected], boxes, class_id, score
+        )
     return FittedBoxes(boxes, class_id, score, selected)

@@ -4,13 +4,35 @@ Layering: ``tracking`` imports ``calibration`` and ``kernels`` only; ``engine.tr
 model (``engine.CuboidTrack``) to :class:`CuboidPath`.
 """
 
+from tracking.association import ClassGate, CostMetric
 from tracking.frames import to_ego, to_frame, to_world
 from tracking.interpolation import OutOfRange, PositionMethod, hermite_tangents, interpolate
+from tracking.lifecycle import LifecycleConfig, TrackState
+from tracking.motion import ConstantTurnRate, ConstantVelocity
+from tracking.offline import OfflineConfig, RefinedTrack, refine_offline
 from tracking.paths import CuboidPath, PoseFrame
+from tracking.radar import RadarPoints
+from tracking.smoothing import SmoothedTrack, SmoothingConfig
 from tracking.snap import SnapConfig, SnapResult, snap_to_points
+from tracking.tracker import Detections, FrameTracks, OnlineTracker, TrackerConfig
 
 __all__ = [
+    "ClassGate",
+    "ConstantTurnRate",
+    "ConstantVelocity",
+    "CostMetric",
     "CuboidPath",
+    "Detections",
+    "FrameTracks",
+    "LifecycleConfig",
+    "OfflineConfig",
+    "OnlineTracker",
+    "RadarPoints",
+    "RefinedTrack",
+    "SmoothedTrack",
+    "SmoothingConfig",
+    "TrackState",
+    "TrackerConfig",
     "OutOfRange",
     "PoseFrame",
     "PositionMethod",
@@ -18,6 +40,7 @@ __all__ = [
     "SnapResult",
     "hermite_tangents",
     "interpolate",
+    "refine_offline",
     "snap_to_points",
     "to_ego",
     "to_frame",

@@ -19,6 +19,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -26,10 +27,11 @@ from scipy.optimize import linear_sum_assignment
 
 from kernels.errors import InvalidInputError
 
-__all__ = ["Assignment", "ClassGate", "CostMetric", "associate", "cost_matrix", "gate_matrix"]
+__all__ = ["Assignment", "ClassGate", "CostMetric", "associate", "cost_matrix", "gate_limits", "gate_matrix"]
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
+Ints = npt.NDArray[np.integer[Any]]
 _BLOCKED = 1e9
 
 
@@ -109,20 +111,22 @@ def cost_matrix(tracks: F64, detections: F64, metric: CostMetric) -> F64:
     raise InvalidInputError(f"unknown metric {metric!r}; expected one of {list(CostMetric)}")
 
 
-def gate_matrix(
-    cost: F64,
-    track_classes: I64,
-    detection_classes: I64,
-    metric: CostMetric,
-    gates: Mapping[int, ClassGate],
-    default_gate: ClassGate,
-) -> npt.NDArray[np.bool_]:
-    """Which (track, detection) pairs may be matched: same class and cost within the track class's gate."""
+def gate_limits(
+    classes: Ints, metric: CostMetric, gates: Mapping[int, ClassGate], default_gate: ClassGate
+) -> F64:
+    """Largest acceptable cost for tracks of the given classes, in the units of ``metric``'s cost."""
     if metric is CostMetric.CENTER_DISTANCE:
-        limit = np.array([gates.get(int(c), default_gate).max_distance_m for c in track_classes])
-    else:
-        limit = 1.0 - np.array([gates.get(int(c), default_gate).min_iou for c in track_classes])
-    return np.asarray((cost <= limit[:, None]) & (track_classes[:, None] == detection_classes[None, :]))
+        return np.array([gates.get(int(c), default_gate).max_distance_m for c in classes], dtype=np.float64)
+    if metric in (CostMetric.BEV_IOU, CostMetric.GIOU_3D):
+        return 1.0 - np.array([gates.get(int(c), default_gate).min_iou for c in classes], dtype=np.float64)
+    raise InvalidInputError(f"unknown metric {metric!r}; expected one of {list(CostMetric)}")
+
+
+def gate_matrix(
+    cost: F64, limits: F64, track_classes: Ints, detection_classes: Ints
+) -> npt.NDArray[np.bool_]:
+    """Pairs that may be matched: same class and cost within the track's limit (:func:`gate_limits`)."""
+    return np.asarray((cost <= limits[:, None]) & (track_classes[:, None] == detection_classes[None, :]))
 
 
 def associate(cost: F64, allowed: npt.NDArray[np.bool_]) -> Assignment:
@@ -141,10 +145,13 @@ def associate(cost: F64, allowed: npt.NDArray[np.bool_]) -> Assignment:
         Matches and the unmatched rows of each side.
     """
     t, d = cost.shape
+    if t == 0 or d == 0:
+        empty = np.zeros((0, 2), np.int64)
+        return Assignment(empty, np.arange(t, dtype=np.int64), np.arange(d, dtype=np.int64), np.zeros(0))
     row_n, col_n = allowed.sum(axis=1), allowed.sum(axis=0)
     # Pairs that are each other's only candidate: match directly.
     col_of = np.argmax(allowed, axis=1)
-    solo = (row_n == 1) & (col_n[col_of] == 1) if d else np.zeros(t, bool)
+    solo = (row_n == 1) & (col_n[col_of] == 1)
     direct = np.column_stack([np.flatnonzero(solo), col_of[solo]]).astype(np.int64)
     rest_r = np.flatnonzero((row_n > 0) & ~solo)
     taken = np.zeros(d, bool)
@@ -157,6 +164,10 @@ def associate(cost: F64, allowed: npt.NDArray[np.bool_]) -> Assignment:
         ok = sub[r, c] < _BLOCKED
         pairs.append(np.column_stack([rest_r[r[ok]], rest_c[c[ok]]]).astype(np.int64))
     matches = np.concatenate(pairs).astype(np.int64)
-    um_t = np.setdiff1d(np.arange(t), matches[:, 0])
-    um_d = np.setdiff1d(np.arange(d), matches[:, 1])
-    return Assignment(matches, um_t, um_d, cost[matches[:, 0], matches[:, 1]])
+    free_t = np.ones(t, bool)
+    free_t[matches[:, 0]] = False
+    free_d = np.ones(d, bool)
+    free_d[matches[:, 1]] = False
+    return Assignment(
+        matches, np.flatnonzero(free_t), np.flatnonzero(free_d), cost[matches[:, 0], matches[:, 1]]
+    )

@@ -22,9 +22,7 @@ __all__ = ["to_ego", "to_frame", "to_world"]
 F64 = npt.NDArray[np.float64]
 
 
-def _apply(
-    translations: F64, quaternions_wxyz: F64, centers: F64, rotations_wxyz: F64
-) -> tuple[F64, F64]:
+def _apply(translations: F64, quaternions_wxyz: F64, centers: F64, rotations_wxyz: F64) -> tuple[F64, F64]:
     """Apply per-row rigid transforms ``(p, q)`` to centres and box rotations."""
     rot = Rotation.from_quat(quat_wxyz_to_xyzw(quaternions_wxyz))
     c = rot.apply(np.array(centers)) + translations  # scipy rejects read-only buffers

@@ -81,9 +81,7 @@ def next_state(state: TrackState, hit: bool, hits: int, misses: int, config: Lif
     raise InvalidInputError(f"unknown track state {state!r}; expected one of {list(TrackState)}")
 
 
-def next_states(
-    codes: I8, hit: npt.NDArray[np.bool_], hits: I32, misses: I32, config: LifecycleConfig
-) -> I8:
+def next_states(codes: I8, hit: npt.NDArray[np.bool_], hits: I32, misses: I32, config: LifecycleConfig) -> I8:
     """Vectorised :func:`next_state` over int8 state codes (``TrackState.value``)."""
     tent, conf, lost, dead = (s.value for s in TrackState)
     out = codes.copy()

@@ -41,8 +41,10 @@ YAW = 3
 class MotionModel(Protocol):
     """What the tracker needs from a motion model."""
 
-    n: int
-    """State dimension."""
+    @property
+    def n(self) -> int:
+        """State dimension."""
+        ...
 
     def initial(self, z: F64) -> tuple[F64, F64]:
         """States ``(T, n)`` and covariances ``(T, n, n)`` from first observations ``z`` (T, 4)."""
@@ -86,7 +88,7 @@ class ConstantVelocity:
         Standard deviation of a fresh track's position and heading [m, m, m, rad].
     """
 
-    accel_xy: float = 4.0
+    accel_xy: float = 1.5
     accel_z: float = 0.1
     yaw_accel: float = 0.5
     init_speed_std: float = 10.0
@@ -109,9 +111,12 @@ class ConstantVelocity:
 
     def noise(self, dt_s: float) -> F64:
         """``Q`` (8, 8) for a step of ``dt_s`` seconds (pairs (x, vx), (y, vy), (z, vz), (yaw, yaw_rate))."""
+        dens = np.array([self.accel_xy, self.accel_xy, self.accel_z, self.yaw_accel])
         q = np.zeros((8, 8))
-        for i, s in enumerate((self.accel_xy, self.accel_xy, self.accel_z, self.yaw_accel)):
-            q[np.ix_([i, i + 4], [i, i + 4])] = _white_noise(dt_s, s)
+        i = np.arange(4)
+        q[i, i] = dens * dt_s**3 / 3.0
+        q[i, i + 4] = q[i + 4, i] = dens * dt_s**2 / 2.0
+        q[i + 4, i + 4] = dens * dt_s
         return q
 
     def predict(self, x: F64, p: F64, dt_s: float) -> tuple[F64, F64, F64]:
@@ -138,8 +143,9 @@ class ConstantTurnRate:
     """Constant turn rate and velocity (CTRV), extended Kalman filter.
 
     State ``[x, y, z, yaw, v, yaw_rate, vz]`` [m, rad, m/s, rad/s, m/s]. Over ``dt`` with ``w = yaw_rate``:
-    ``x += v/w (sin(yaw + w dt) - sin yaw)``, ``y += v/w (cos yaw - cos(yaw + w dt))`` (straight-line limit
-    for ``|w| < 1e-4``), ``yaw += w dt``, ``z += vz dt``. ``F`` is the Jacobian at the prior state.
+    ``x += v/w (sin(yaw + w dt) - sin yaw)``, ``y += v/w (cos yaw - cos(yaw + w dt))`` (for ``|w| < 1e-4``
+    a straight step along the midpoint heading ``yaw + w dt / 2``), ``yaw += w dt``, ``z += vz dt``.
+    ``F`` is the Jacobian at the prior state.
 
     Parameters
     ----------
@@ -177,20 +183,22 @@ class ConstantTurnRate:
         ws = np.where(turn, w, 1.0)
         y1 = yaw + w * dt_s
         s0, c0, s1, c1 = np.sin(yaw), np.cos(yaw), np.sin(y1), np.cos(y1)
-        dx = np.where(turn, v / ws * (s1 - s0), v * c0 * dt_s)
-        dy = np.where(turn, v / ws * (c0 - c1), v * s0 * dt_s)
+        # Nearly straight: heading at the step's midpoint (error O(w^2 dt^3), smooth in w at 0).
+        sm, cm = np.sin(yaw + w * dt_s / 2), np.cos(yaw + w * dt_s / 2)
+        dx = np.where(turn, v / ws * (s1 - s0), v * cm * dt_s)
+        dy = np.where(turn, v / ws * (c0 - c1), v * sm * dt_s)
         xp = x.copy()
         xp[:, 0] += dx
         xp[:, 1] += dy
         xp[:, 2] += x[:, 6] * dt_s
         xp[:, YAW] = wrap_angle(y1)
         f = np.broadcast_to(np.eye(7), (x.shape[0], 7, 7)).copy()
-        f[:, 0, 3] = np.where(turn, v / ws * (c1 - c0), -v * s0 * dt_s)
-        f[:, 1, 3] = np.where(turn, v / ws * (s1 - s0), v * c0 * dt_s)
-        f[:, 0, 4] = np.where(turn, (s1 - s0) / ws, c0 * dt_s)
-        f[:, 1, 4] = np.where(turn, (c0 - c1) / ws, s0 * dt_s)
-        f[:, 0, 5] = np.where(turn, v * dt_s * c1 / ws - v * (s1 - s0) / ws**2, -0.5 * v * s0 * dt_s**2)
-        f[:, 1, 5] = np.where(turn, v * dt_s * s1 / ws - v * (c0 - c1) / ws**2, 0.5 * v * c0 * dt_s**2)
+        f[:, 0, 3] = np.where(turn, v / ws * (c1 - c0), -v * sm * dt_s)
+        f[:, 1, 3] = np.where(turn, v / ws * (s1 - s0), v * cm * dt_s)
+        f[:, 0, 4] = np.where(turn, (s1 - s0) / ws, cm * dt_s)
+        f[:, 1, 4] = np.where(turn, (c0 - c1) / ws, sm * dt_s)
+        f[:, 0, 5] = np.where(turn, v * dt_s * c1 / ws - v * (s1 - s0) / ws**2, -0.5 * v * sm * dt_s**2)
+        f[:, 1, 5] = np.where(turn, v * dt_s * s1 / ws - v * (c0 - c1) / ws**2, 0.5 * v * cm * dt_s**2)
         f[:, 3, 5] = dt_s
         f[:, 2, 6] = dt_s
         # Piecewise-constant accelerations (longitudinal, yaw, vertical): Q = sum of var * g g^T.

@@ -14,8 +14,8 @@ therefore decides the direction; a snapped cuboid never flips.
 
 A frame **needs a keyframe** when, after snapping, the fit residual exceeds ``max_residual_m`` or the best
 pose lies near the search bound (a move of at least 80 % of ``max_shift_m`` or ``max_yaw_rad``: the
-interpolation was far off there and the true pose may lie beyond the bound). Frames with fewer than ``min_points``
-points are left as interpolated and reported with ``snapped == False`` and a NaN residual.
+interpolation was far off there and the true pose may lie beyond the bound). Frames with fewer than
+``min_points`` points are left as interpolated and reported with ``snapped == False`` and a NaN residual.
 """
 
 from __future__ import annotations
@@ -154,14 +154,18 @@ def _fit(local_xy: F64, half: F64, cfg: SnapConfig) -> tuple[float, float, float
     for _ in range(4):
         axes = [np.clip(best[d] + g * step[d], -span[d], span[d]) for d in range(3)]
         dx, dy, dyaw = (a.ravel() for a in np.meshgrid(*axes, indexing="ij"))
-        prior = cfg.prior_m * ((dx**2 + dy**2) / cfg.max_shift_m**2 + (dyaw / max(cfg.max_yaw_rad, 1e-9)) ** 2)
+        prior = cfg.prior_m * (
+            (dx**2 + dy**2) / cfg.max_shift_m**2 + (dyaw / max(cfg.max_yaw_rad, 1e-9)) ** 2
+        )
         cost = _cost(local_xy, half, dx, dy, dyaw, cfg.truncation_m, cfg.inside_weight) + prior
         b = int(np.argmin(cost))
         best = np.array([dx[b], dy[b], dyaw[b]])
         step = step * 4.0 / (cfg.grid - 1)  # next level spans +-2 steps of this one
     zero = np.zeros(1)
     before = float(_cost(local_xy, half, zero, zero, zero, cfg.truncation_m, cfg.inside_weight)[0])
-    after = float(_cost(local_xy, half, best[:1], best[1:2], best[2:], cfg.truncation_m, cfg.inside_weight)[0])
+    after = float(
+        _cost(local_xy, half, best[:1], best[1:2], best[2:], cfg.truncation_m, cfg.inside_weight)[0]
+    )
     return float(best[0]), float(best[1]), float(best[2]), before, after
 
 

@@ -16,46 +16,58 @@ class _Stage(BaseModel):
 class GroundConfig(_Stage):
     """Cell-wise ground segmentation (see :func:`kernels.segment_ground`)."""
 
-    cell_size_m: float = Field(1.0, gt=0)
-    max_slope: float = Field(0.15, ge=0, description="steepest kept ground slope [m/m]")
-    height_threshold_m: float = Field(0.25, description="points lower than this above ground are ground [m]")
-    iterations: int = Field(8, ge=0)
+    cell_size_m: float = Field(default=1.0, gt=0)
+    max_slope: float = Field(default=0.15, ge=0, description="steepest kept ground slope [m/m]")
+    height_threshold_m: float = Field(
+        default=0.25, description="points lower than this above ground are ground [m]"
+    )
+    iterations: int = Field(default=8, ge=0)
 
 
 class ClusterConfig(_Stage):
     """Voxel clustering of the non-ground points (see :func:`kernels.cluster_points`)."""
 
     voxel_size_m: tuple[float, float, float] = (0.2, 0.2, 0.5)
-    z_reach: int = Field(1, ge=0)
-    max_height_m: float = Field(3.0, gt=0, description="points higher above ground are dropped (canopies)")
+    z_reach: int = Field(default=1, ge=0)
+    max_height_m: float = Field(
+        default=3.0, gt=0, description="points higher above ground are dropped (canopies)"
+    )
 
 
 class FitConfig(_Stage):
     """Cuboid fitting and size priors (see :func:`kernels.fit_boxes`)."""
 
-    min_points: int = Field(10, ge=1)
+    min_points: int = Field(default=10, ge=1)
     heading: Literal["none", "longer_side", "velocity", "prior"] = "prior"
     extend: bool = True
-    yaw_steps: int = Field(30, ge=1)
-    yaw_refine: int = Field(5, ge=0)
-    max_points: int = Field(256, ge=1)
-    min_distance_m: float = Field(0.1, gt=0, description="d0 of the closeness criterion [m]")
+    yaw_steps: int = Field(default=30, ge=1)
+    yaw_refine: int = Field(default=5, ge=0)
+    max_points: int = Field(default=256, ge=1)
+    min_distance_m: float = Field(default=0.1, gt=0, description="d0 of the closeness criterion [m]")
     criterion: Literal["closeness", "area"] = "closeness"
-    visible_edges: bool = Field(True, description="closeness counts only the edges facing the sensor")
-    priors_file: str | None = Field(None, description="YAML size priors; the packaged table when None")
+    visible_edges: bool = Field(default=True, description="closeness counts only the edges facing the sensor")
+    priors_file: str | None = Field(
+        default=None, description="YAML size priors; the packaged table when None"
+    )
 
 
 class ProposalConfig(_Stage):
     """The whole model-free proposal step: ground -> clusters -> fit -> prior filter -> NMS."""
 
-    max_range_m: float = Field(80.0, gt=0, description="points farther (BEV) from the ego origin are ignored")
+    max_range_m: float = Field(
+        default=80.0, gt=0, description="points farther (BEV) from the ego origin are ignored"
+    )
     ground: GroundConfig = GroundConfig()
     cluster: ClusterConfig = ClusterConfig()
     fit: FitConfig = FitConfig()
-    keep_unknown: bool = Field(False, description="keep boxes no class prior admits (class id -1)")
-    min_score: float = Field(0.05, ge=0, le=1)
-    nms_iou: float = Field(0.3, gt=0, le=1, description="BEV IoU above which the lower-scored box is dropped")
-    sensor_xy: tuple[float, float] = Field((0.0, 0.0), description="lidar position in the ego frame [m]")
+    keep_unknown: bool = Field(default=False, description="keep boxes no class prior admits (class id -1)")
+    min_score: float = Field(default=0.05, ge=0, le=1)
+    nms_iou: float = Field(
+        default=0.3, gt=0, le=1, description="BEV IoU above which the lower-scored box is dropped"
+    )
+    sensor_xy: tuple[float, float] = Field(
+        default=(0.0, 0.0), description="lidar position in the ego frame [m]"
+    )
     backend: Literal["auto", "cpu", "cuda"] = "auto"
 
     @model_validator(mode="after")

@@ -85,16 +85,23 @@ class TorchScriptDetector:
 
         pts = as_array("points", points, np.float32, (None, 3))
         n = pts.shape[0]
-        inten = np.zeros(n, np.float32) if intensity is None else as_array("intensity", intensity, np.float32, (n,))
+        inten = (
+            np.zeros(n, np.float32)
+            if intensity is None
+            else as_array("intensity", intensity, np.float32, (n,))
+        )
         x = torch.from_numpy(np.concatenate([pts, inten[:, None]], axis=1)).to(self.device)
         with torch.inference_mode():
             out = self._module(x)
         if not isinstance(out, tuple | list) or len(out) != 3:
-            raise InvalidTypeError(f"detector output must be a tuple (boxes, scores, labels), got {type(out).__name__}")
+            raise InvalidTypeError(
+                f"detector output must be a tuple (boxes, scores, labels), got {type(out).__name__}"
+            )
         boxes, scores, labels = (t.detach().cpu() for t in out)
         if boxes.dtype != torch.float32 or scores.dtype != torch.float32 or labels.dtype != torch.int64:
             raise InvalidTypeError(
-                f"detector outputs must be float32, float32, int64; got {boxes.dtype}, {scores.dtype}, {labels.dtype}"
+                "detector outputs must be float32, float32, int64; "
+                f"got {boxes.dtype}, {scores.dtype}, {labels.dtype}"
             )
         lab = labels.numpy()
         if lab.size and (lab.min() < -1 or lab.max() >= len(self.classes)):

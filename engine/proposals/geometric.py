@@ -17,6 +17,7 @@ import numpy.typing as npt
 from engine.proposals.config import ProposalConfig
 from engine.proposals.priors import SizePrior, load_size_priors, priors_array
 from engine.proposals.types import ProposalSet
+from kernels.box_iou import nms
 from kernels.geometry import cluster_points, fit_boxes, segment_ground
 from kernels.validation import as_array
 
@@ -29,19 +30,11 @@ HeadingHook = Callable[[npt.NDArray[np.float32], npt.NDArray[np.float32]], npt.N
 after fitting (e.g. flip yaws to agree with a track's motion); must return new boxes."""
 
 
-@functools.cache
-def _warn_no_nms() -> None:
-    logger.warning("kernels.boxes.nms is not available; proposals are not suppressed")
-
-
-def _nms(boxes: npt.NDArray[np.float32], scores: npt.NDArray[np.float32], iou: float) -> npt.NDArray[np.int64]:
+def _nms(
+    boxes: npt.NDArray[np.float32], scores: npt.NDArray[np.float32], iou: float
+) -> npt.NDArray[np.int64]:
     """Indices kept by rotated BEV NMS (highest score first)."""
-    try:
-        from kernels.boxes import nms  # type: ignore[attr-defined]
-    except ImportError:  # box kernels without NMS yet: keep every box (clusters rarely overlap)
-        _warn_no_nms()
-        return np.argsort(-scores, kind="stable")
-    return np.asarray(nms(boxes, scores, iou_threshold=iou, mode="bev"), dtype=np.int64)
+    return np.asarray(nms(boxes, scores, iou, mode="bev"), dtype=np.int64)
 
 
 @functools.lru_cache(maxsize=8)
@@ -132,7 +125,9 @@ def propose(
         ok &= class_id >= 0
     boxes, class_id, score = boxes[ok], class_id[ok], score[ok]
     if heading_hook is not None:
-        boxes = as_array("heading_hook result", heading_hook(boxes.copy(), pts), np.float32, (boxes.shape[0], 7))
+        boxes = as_array(
+            "heading_hook result", heading_hook(boxes.copy(), pts), np.float32, (boxes.shape[0], 7)
+        )
     # 5. rotated BEV NMS
     if boxes.shape[0] > 1:
         kept = _nms(boxes, score, cfg.nms_iou)
@@ -155,8 +150,6 @@ class GeometricDetector:
         self.config = config or ProposalConfig()
         self.heading_hook = heading_hook
 
-    def __call__(
-        self, points: Any, *, intensity: Any = None, timestamp_us: int | None = None
-    ) -> ProposalSet:
+    def __call__(self, points: Any, *, intensity: Any = None, timestamp_us: int | None = None) -> ProposalSet:
         """Proposals for one sweep (``intensity`` is unused)."""
         return propose(points, config=self.config, timestamp_us=timestamp_us, heading_hook=self.heading_hook)

@@ -52,7 +52,9 @@ __all__ = ["ImportedDetections"]
 FORMAT = "fusionlabel.detections"
 
 
-def _ego_boxes(boxes: npt.NDArray[np.float64], ego_from_frame: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+def _ego_boxes(
+    boxes: npt.NDArray[np.float64], ego_from_frame: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
     """Move ``[x, y, z, l, w, h, yaw]`` rows by a 4x4 rigid transform (yaw from the rotated heading)."""
     r, t = ego_from_frame[:3, :3], ego_from_frame[:3, 3]
     out = boxes.copy()
@@ -82,7 +84,9 @@ class ImportedDetections:
         """Sweep timestamps that have detections, ascending [µs]."""
         return sorted(self._frames)
 
-    def __call__(self, points: Any = None, *, intensity: Any = None, timestamp_us: int | None = None) -> ProposalSet:
+    def __call__(
+        self, points: Any = None, *, intensity: Any = None, timestamp_us: int | None = None
+    ) -> ProposalSet:
         """The detections of the sweep at ``timestamp_us`` (none when the file has no such frame)."""
         if timestamp_us is None:
             raise InvalidInputError("timestamp_us is required to look up imported detections")
@@ -129,7 +133,9 @@ class ImportedDetections:
             if isinstance(t, bool) or not isinstance(t, int):
                 raise LogFormatError(f"{where}.timestamp_us must be an integer [µs], got {t!r}")
             if any(len(b) != 7 for b in boxes):
-                raise LogFormatError(f"{where}: every box needs 7 numbers [x, y, z, length, width, height, yaw]")
+                raise LogFormatError(
+                    f"{where}: every box needs 7 numbers [x, y, z, length, width, height, yaw]"
+                )
             frame = fr.get("frame", "ego")
             if frame not in ("ego", "world"):
                 raise LogFormatError(f"{where}: unknown frame {frame!r}; expected 'ego' or 'world'")
@@ -154,7 +160,16 @@ class ImportedDetections:
         *,
         ego_from_camera: Any,
         timestamps_us: Sequence[int],
-        classes: Sequence[str] = ("Car", "Van", "Truck", "Pedestrian", "Person_sitting", "Cyclist", "Tram", "Misc"),
+        classes: Sequence[str] = (
+            "Car",
+            "Van",
+            "Truck",
+            "Pedestrian",
+            "Person_sitting",
+            "Cyclist",
+            "Tram",
+            "Misc",
+        ),
     ) -> ImportedDetections:
         """Read a KITTI tracking result file (see the module docstring for the conversion).
 

@@ -63,7 +63,9 @@ def _side(cls: str, side: str, raw: Any) -> SidePrior:
             f"size prior {cls}.{side} must map mean, sigma, min, max to numbers, got {raw!r}"
         ) from exc
     if not (p.sigma > 0 and 0 < p.min <= p.mean <= p.max):
-        raise InvalidInputError(f"size prior {cls}.{side} needs sigma > 0 and 0 < min <= mean <= max, got {p}")
+        raise InvalidInputError(
+            f"size prior {cls}.{side} needs sigma > 0 and 0 < min <= mean <= max, got {p}"
+        )
     return p
 
 
@@ -99,8 +101,8 @@ def load_size_priors(path: str | Path | None = None) -> tuple[SizePrior, ...]:
         weight = float(raw.get("weight", 1.0))
         if not weight > 0:
             raise InvalidInputError(f"size prior {name}.weight must be > 0, got {weight!r}")
-        sides = [_side(str(name), s, raw.get(s)) for s in _SIDES]
-        out.append(SizePrior(str(name), *sides, weight))
+        length, width, height = (_side(str(name), s, raw.get(s)) for s in _SIDES)
+        out.append(SizePrior(str(name), length, width, height, weight))
     return tuple(out)
 
 

@@ -51,7 +51,8 @@ class ProposalSet:
         object.__setattr__(self, "classes", tuple(str(c) for c in self.classes))
         if m and (ids.min() < -1 or ids.max() >= len(self.classes)):
             raise InvalidInputError(
-                f"ProposalSet.class_ids must lie in [-1, {len(self.classes)}), got range [{ids.min()}, {ids.max()}]"
+                f"ProposalSet.class_ids must lie in [-1, {len(self.classes)}), "
+                f"got range [{ids.min()}, {ids.max()}]"
             )
         if m and np.any(boxes[:, 3:6] <= 0):
             raise InvalidInputError("ProposalSet.boxes sizes (columns 3:6) must be > 0")
@@ -67,14 +68,28 @@ class ProposalSet:
         return [self.classes[i] if i >= 0 else "unknown" for i in self.class_ids.tolist()]
 
     @classmethod
-    def empty(cls, classes: tuple[str, ...], timestamp_us: int | None = None, frame: str = "ego") -> ProposalSet:
+    def empty(
+        cls, classes: tuple[str, ...], timestamp_us: int | None = None, frame: str = "ego"
+    ) -> ProposalSet:
         """No proposals."""
-        return cls(np.zeros((0, 7), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int32), classes, timestamp_us, frame)
+        return cls(
+            np.zeros((0, 7), np.float32),
+            np.zeros(0, np.float32),
+            np.zeros(0, np.int32),
+            classes,
+            timestamp_us,
+            frame,
+        )
 
     def select(self, index: Any) -> ProposalSet:
         """The proposals picked by a boolean mask or an index array (same classes, time and frame)."""
         return ProposalSet(
-            self.boxes[index], self.scores[index], self.class_ids[index], self.classes, self.timestamp_us, self.frame
+            self.boxes[index],
+            self.scores[index],
+            self.class_ids[index],
+            self.classes,
+            self.timestamp_us,
+            self.frame,
         )
 
     def of_class(self, name: str) -> ProposalSet:

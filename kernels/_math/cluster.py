@@ -74,8 +74,9 @@ def find_root(parent, v: int) -> int:  # type: ignore[no-untyped-def]
 def neighbour_range(  # type: ignore[no-untyped-def]
     keys, n: int, key: int, dims, dx: int, dy: int, dz: int
 ) -> tuple[int, int]:
-    """Indices ``[lo, hi)`` of the occupied voxels in the column ``(ix + dx, iy + dy)`` of the voxel ``key``
-    whose z index lies within ``dz`` of its own.
+    """Indices ``[lo, hi)`` of the occupied voxels near ``key`` in the column ``(ix + dx, iy + dy)``.
+
+    Only voxels whose z index lies within ``dz`` of the query's count.
 
     Parameters
     ----------

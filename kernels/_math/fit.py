@@ -10,7 +10,8 @@ Steps
    ``[0, pi/2)`` project the BEV points on the rectangle axes ``e1 = (cos, sin)`` and
    ``e2 = (-sin, cos)``; every point scores ``1 / max(d, d0)`` where ``d`` is its distance to the
    nearest rectangle edge -- by default only the (at most two) edges facing the sensor: a lidar sees
-   an object's near faces, while roof and far-side returns are sparse and would tilt the fit. A coarse grid of ``n_coarse`` angles is refined by ``2 * n_fine + 1``
+   an object's near faces, while roof and far-side returns are sparse and would tilt the fit.
+   A coarse grid of ``n_coarse`` angles is refined by ``2 * n_fine + 1``
    angles around the best one. At most ``max_points`` points (a regular stride) enter the search.
 2. **Extents** along ``e1``/``e2`` over all points; bottom = mean ground height under the points,
    top = highest point.
@@ -42,7 +43,7 @@ HEADING_PRIOR = 3
 
 #: Columns of one class-prior row: mean, sigma, min and max of length, width, height [m] and a weight.
 PRIOR_COLUMNS = 13
-#: Under-size tolerance: an observed side below the mean costs ``((mean - obs) / (sigma + OCCLUSION * mean))^2``.
+#: Under-size tolerance: a side below the mean costs ``((mean - obs) / (sigma + OCCLUSION * occl * mean))^2``.
 OCCLUSION = 0.5
 #: Share of :data:`OCCLUSION` a side facing the sensor keeps (see :func:`occlusion_weight`).
 OCCLUSION_FLOOR = 0.25
@@ -203,7 +204,9 @@ def occlusion_weight(ax: float, ay: float, rx: float, ry: float) -> float:
 def grow(
     centre_x: float, centre_y: float, ax: float, ay: float, obs: float, want: float, sx: float, sy: float
 ) -> tuple[float, float, float]:
-    """Grow the side along unit axis ``(ax, ay)`` from ``obs`` to ``want`` [m], away from the sensor ``(sx, sy)``.
+    """Grow the side along unit axis ``(ax, ay)`` from ``obs`` to ``want`` [m], away from the sensor.
+
+    ``(sx, sy)`` is the sensor position.
 
     Returns the new centre and side; nothing changes when ``want <= obs``.
     """
@@ -215,7 +218,17 @@ def grow(
 
 
 def fit_cluster(  # type: ignore[no-untyped-def]
-    points, ground_z, order, start: int, end: int, params, priors, n_classes: int, mode: int, vx: float, vy: float
+    points,
+    ground_z,
+    order,
+    start: int,
+    end: int,
+    params,
+    priors,
+    n_classes: int,
+    mode: int,
+    vx: float,
+    vy: float,
 ) -> tuple[float, float, float, float, float, float, float, int, float]:
     """Fit one cuboid to the points ``order[start:end]`` of one cluster.
 

@@ -24,7 +24,7 @@ import math
 
 
 def grid_axis_index(v: float, half: float, inv_cell: float, nc: int) -> int:
-    """Cell index along one axis of the coordinate ``v`` [m], clamped to ``[0, nc - 1]`` (floor, not int())."""
+    """Cell index along one axis of ``v`` [m], clamped to ``[0, nc - 1]`` (floor, not int())."""
     k = int(math.floor((v + half) * inv_cell))
     k = 0 if k < 0 else k
     return nc - 1 if k > nc - 1 else k
@@ -105,7 +105,7 @@ def fill_pit(g, c: int, nc: int, side: float, diag: float) -> float:  # type: ig
 
 def height_above(z: float, g, cell: int) -> float:  # type: ignore[no-untyped-def]
     """Height [m] of a point at ``z`` above the ground estimate of its cell."""
-    return z - g[cell]
+    return float(z - g[cell])
 
 
 #: Functions compiled for each target (see :func:`kernels._math.retarget.retarget`).

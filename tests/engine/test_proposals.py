@@ -31,11 +31,23 @@ from kernels.errors import InvalidInputError, InvalidTypeError, LogFormatError
 def car_points(rng, centre, yaw, n=600, size=(4.5, 1.9, 1.5)):
     length, width, height = size
     t = rng.uniform(0, 2 * (length + width), n)
-    u = np.where(t < length, t, np.where(t < length + width, length, np.where(t < 2 * length + width, 2 * length + width - t, 0)))
-    v = np.where(t < length, 0, np.where(t < length + width, t - length, np.where(t < 2 * length + width, width, 2 * (length + width) - t)))
+    u = np.where(
+        t < length,
+        t,
+        np.where(t < length + width, length, np.where(t < 2 * length + width, 2 * length + width - t, 0)),
+    )
+    v = np.where(
+        t < length,
+        0,
+        np.where(
+            t < length + width, t - length, np.where(t < 2 * length + width, width, 2 * (length + width) - t)
+        ),
+    )
     lx, ly = u - length / 2, v - width / 2
     c, s = math.cos(yaw), math.sin(yaw)
-    return np.stack([centre[0] + c * lx - s * ly, centre[1] + s * lx + c * ly, rng.uniform(0.35, height, n)], 1)
+    return np.stack(
+        [centre[0] + c * lx - s * ly, centre[1] + s * lx + c * ly, rng.uniform(0.35, height, n)], 1
+    )
 
 
 def synthetic_sweep(seed=0):
@@ -100,16 +112,25 @@ def test_propose_log_over_an_in_memory_log():
     lidar_pts = ego_from_lidar.inverse().transform_points(pts).astype(np.float32)
     n = len(pts)
     sweeps = [
-        LidarSweep("lidar", t, lidar_pts, np.zeros(n, np.int32), np.zeros(n, np.float32), np.zeros(n, np.uint16))
+        LidarSweep(
+            "lidar", t, lidar_pts, np.zeros(n, np.int32), np.zeros(n, np.float32), np.zeros(n, np.uint16)
+        )
         for t in (1_000_000, 1_100_000)
     ]
     traj = Trajectory(np.array([900_000, 1_200_000]), np.zeros((2, 3)), np.tile([1.0, 0, 0, 0], (2, 1)))
-    log = Log("t", {"lidar": Sensor("lidar", SensorKind.LIDAR, ego_from_lidar)}, traj, lidar={"lidar": Stream.from_items("lidar", sweeps)})
+    log = Log(
+        "t",
+        {"lidar": Sensor("lidar", SensorKind.LIDAR, ego_from_lidar)},
+        traj,
+        lidar={"lidar": Stream.from_items("lidar", sweeps)},
+    )
     out = list(propose_log(log))
     assert [p.timestamp_us for p in out] == [1_000_000, 1_100_000]
     assert len(out[0].of_class("car")) == 2
     skewed = list(propose_log(log, deskew=True))
-    np.testing.assert_allclose(skewed[0].boxes, out[0].boxes, atol=1e-4)  # a static ego: deskew changes nothing
+    np.testing.assert_allclose(
+        skewed[0].boxes, out[0].boxes, atol=1e-4
+    )  # a static ego: deskew changes nothing
     with pytest.raises(InvalidInputError, match="unknown lidar"):
         next(propose_log(log, lidar="radar"))
 
@@ -127,7 +148,9 @@ class _Bad(torch.nn.Module):
         return x[:1, :3], x[:1, 0], torch.zeros(1, dtype=torch.int32)
 
 
-@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # torch 2.13 deprecates torch.jit; the contract stays
+@pytest.mark.filterwarnings(
+    "ignore::DeprecationWarning"
+)  # torch 2.13 deprecates torch.jit; the contract stays
 def test_torchscript_detector(tmp_path):
     path = tmp_path / "tiny.pt"
     torch.jit.script(_Tiny()).save(str(path))
@@ -149,7 +172,10 @@ def test_imported_json_ego_and_world(tmp_path):
         "format": "fusionlabel.detections",
         "version": 1,
         "frames": [
-            {"timestamp_us": 100, "detections": [{"box": [1, 2, 0.5, 4, 2, 1.5, 0.1], "label": "car", "score": 0.8}]},
+            {
+                "timestamp_us": 100,
+                "detections": [{"box": [1, 2, 0.5, 4, 2, 1.5, 0.1], "label": "car", "score": 0.8}],
+            },
             {
                 "timestamp_us": 200,
                 "frame": "world",
@@ -187,14 +213,18 @@ def test_imported_kitti_tracking(tmp_path):
     ]
     path = tmp_path / "0000.txt"
     path.write_text("\n".join(lines))
-    det = ImportedDetections.from_kitti_tracking(path, ego_from_camera=ego_from_camera, timestamps_us=[0, 100_000])
+    det = ImportedDetections.from_kitti_tracking(
+        path, ego_from_camera=ego_from_camera, timestamps_us=[0, 100_000]
+    )
     f0 = det(timestamp_us=0)
     assert len(f0) == 1 and f0.labels == ["Car"] and f0.scores[0] == pytest.approx(0.9)
     # bottom centre (2, 1.6, 20) -> centre (2, 0.85, 20) camera -> ego (20, -2, -0.85); ry 0 -> yaw -pi/2
     np.testing.assert_allclose(f0.boxes[0], [20.0, -2.0, -0.85, 4.2, 1.8, 1.5, -math.pi / 2], atol=1e-5)
     f1 = det(timestamp_us=100_000)
     yaw = f1.boxes[0, 6]
-    assert abs(math.remainder(yaw - (-1.5707963267948966 - math.pi / 2), 2 * math.pi)) < 1e-5  # wrap(-ry - pi/2)
+    assert (
+        abs(math.remainder(yaw - (-1.5707963267948966 - math.pi / 2), 2 * math.pi)) < 1e-5
+    )  # wrap(-ry - pi/2)
     path.write_text("0 1 Boat 0 0 0 0 0 1 1 1 1 1 0 0 5 0\n")
     with pytest.raises(LogFormatError, match="unknown type"):
         ImportedDetections.from_kitti_tracking(path, ego_from_camera=ego_from_camera, timestamps_us=[0])

@@ -1,4 +1,4 @@
-"""Ground segmentation, voxel clustering and cuboid fitting: NumPy oracles, behaviour, CPU == CUDA (simulator)."""
+"""Ground segmentation, voxel clustering and cuboid fitting: NumPy oracles, behaviour, CPU == CUDA."""
 
 from __future__ import annotations
 
@@ -25,8 +25,18 @@ def box_surface(rng: np.random.Generator, centre, size, yaw: float, n: int, z0: 
     """Points on the four vertical faces of a box standing on z0 (BEV outline + height)."""
     length, width, height = size
     t = rng.uniform(0, 2 * (length + width), n)
-    u = np.where(t < length, t, np.where(t < length + width, length, np.where(t < 2 * length + width, 2 * length + width - t, 0)))
-    v = np.where(t < length, 0, np.where(t < length + width, t - length, np.where(t < 2 * length + width, width, 2 * (length + width) - t)))
+    u = np.where(
+        t < length,
+        t,
+        np.where(t < length + width, length, np.where(t < 2 * length + width, 2 * length + width - t, 0)),
+    )
+    v = np.where(
+        t < length,
+        0,
+        np.where(
+            t < length + width, t - length, np.where(t < 2 * length + width, width, 2 * (length + width) - t)
+        ),
+    )
     lx, ly = u - length / 2, v - width / 2
     c, s = math.cos(yaw), math.sin(yaw)
     z = z0 + rng.uniform(0.3, height, n)
@@ -130,7 +140,9 @@ def closeness_oracle(xy, theta, d0):
 
 def test_ground_matches_oracle():
     pts = scene(np.random.default_rng(1))
-    got = segment_ground(pts, cell_size_m=1.0, half_extent_m=8.0, max_slope=0.15, height_threshold_m=0.25, iterations=4)
+    got = segment_ground(
+        pts, cell_size_m=1.0, half_extent_m=8.0, max_slope=0.15, height_threshold_m=0.25, iterations=4
+    )
     want_g, want_h = ground_oracle(pts, 1.0, 8.0, 0.15, 0.25, 4)
     np.testing.assert_allclose(got.height, want_h, atol=1e-5)
     assert np.array_equal(got.ground, want_g)
@@ -217,7 +229,9 @@ def test_cluster_reach_and_mask():
     assert got.labels.tolist() == [0, 0, 2, 1]  # numbered by smallest voxel key (x-major)
     got = cluster_points(pts, voxel_size_m=size, half_extent_m=4.0, z_range_m=(0, 3), z_reach=2)
     assert got.labels.tolist() == [0, 0, 1, 0]
-    got = cluster_points(pts, np.array([True, False, True, True]), voxel_size_m=0.3, half_extent_m=4.0, z_range_m=(0, 3))
+    got = cluster_points(
+        pts, np.array([True, False, True, True]), voxel_size_m=0.3, half_extent_m=4.0, z_range_m=(0, 3)
+    )
     assert got.labels[1] == -1 and got.n_clusters == 3
 
 
@@ -280,7 +294,15 @@ def test_fit_yaw_matches_closeness_oracle():
     """Plain closeness (all four edges): the kernel's angle is the oracle's argmax over the same grid."""
     rng = np.random.default_rng(8)
     pts = l_shape(rng, (6.0, -3.0), (4.0, 1.8), 0.45)
-    fb = run_fit(pts, heading="none", yaw_steps=45, yaw_refine=0, visible_edges=False, extend=False, min_distance_m=0.05)
+    fb = run_fit(
+        pts,
+        heading="none",
+        yaw_steps=45,
+        yaw_refine=0,
+        visible_edges=False,
+        extend=False,
+        min_distance_m=0.05,
+    )
     xy = pts[:, :2].astype(np.float64) - pts[:, :2].astype(np.float64).mean(0)
     grid = np.arange(45) * (math.pi / 2 / 45)
     want = grid[int(np.argmax([closeness_oracle(xy, t, 0.05) for t in grid]))]
@@ -288,7 +310,7 @@ def test_fit_yaw_matches_closeness_oracle():
 
 
 def test_fit_rear_view_grows_away_from_sensor():
-    """A car seen only from behind is 1.9 m wide, not 1.9 m long; it grows to the prior length away from the sensor."""
+    """A car seen only from behind is wide, not long: it grows to the prior length away from the sensor."""
     rng = np.random.default_rng(9)
     pts = l_shape(rng, (15.0, 0.0), (4.6, 1.9), 0.0)
     pts = pts[pts[:, 0] < 15.0 - 2.2]  # only the rear face
@@ -325,7 +347,7 @@ def test_fit_cpu_equals_cuda_simulator():
     pts = np.ascontiguousarray(np.vstack([a, b]))
     labels = np.r_[np.zeros(len(a)), np.ones(len(b))].astype(np.int32)
     gz = np.zeros(len(pts), np.float32)
-    kw = dict(n_clusters=2, yaw_steps=10, yaw_refine=2)
+    kw = {"n_clusters": 2, "yaw_steps": 10, "yaw_refine": 2}
     cpu = fit_boxes(pts, labels, gz, PRIORS, backend="cpu", **kw)
     gpu = fit_boxes(pts, labels, gz, PRIORS, backend="cuda", **kw)
     np.testing.assert_allclose(cpu.boxes, gpu.boxes, rtol=1e-5, atol=1e-5)

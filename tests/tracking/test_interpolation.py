@@ -98,7 +98,9 @@ class TestShape:
         tq = np.linspace(0, 5, 101)
         truth = np.stack([r * np.sin(w * tq), r - r * np.cos(w * tq)], axis=1)
         err = {
-            m: np.linalg.norm(interpolate(kf, (tq * S).astype(np.int64), method=m).centers[:, :2] - truth, axis=1)
+            m: np.linalg.norm(
+                interpolate(kf, (tq * S).astype(np.int64), method=m).centers[:, :2] - truth, axis=1
+            )
             for m in PositionMethod
         }
         assert err[PositionMethod.HERMITE].max() < 0.3 * err[PositionMethod.LINEAR].max()

@@ -1,0 +1,218 @@
+"""Offline refinement for labeling: the whole log is known, so tracks may use the future.
+
+:func:`refine_offline` runs::
+
+    online tracker forward in time, and again backward (time reversed)
+    keep the detection-to-detection links both passes agree on -> fragments
+    stitch fragments across short gaps (constant-velocity extrapolation both ways, optimal assignment)
+    drop tracks with fewer than ``min_detections`` detections
+    smooth each track over its span (tracking.smoothing: RTS, one size, heading, parked objects)
+
+and returns world-frame cuboid paths with one cuboid per frame of each track's span and per-frame
+confidence (every frame a keyframe; thin them with :func:`tracking.interpolation.interpolate`-aware tools
+if sparse keyframes are wanted).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+from scipy.optimize import linear_sum_assignment
+
+from kernels.errors import InvalidInputError
+from tracking.smoothing import SmoothedTrack, SmoothingConfig, smooth_track
+from tracking.tracker import Detections, OnlineTracker, TrackerConfig
+
+__all__ = ["OfflineConfig", "RefinedTrack", "refine_offline"]
+
+I64 = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True, slots=True)
+class OfflineConfig:
+    """Settings of :func:`refine_offline`.
+
+    Parameters
+    ----------
+    tracker : TrackerConfig
+        The online tracker run in both directions.
+    smoothing : SmoothingConfig
+        Per-track smoothing thresholds.
+    min_detections : int
+        Tracks with fewer detections are dropped (false positives).
+    max_gap_s : float
+        Longest gap between two fragments that may be stitched [s].
+    stitch_gate_m : float
+        Largest mismatch of the extrapolated ends for a stitch [m], plus ``stitch_gate_mps`` per second
+        of gap.
+    stitch_gate_mps : float
+        Growth of the stitch gate with the gap [m/s].
+    """
+
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)
+    smoothing: SmoothingConfig = field(default_factory=SmoothingConfig)
+    min_detections: int = 3
+    max_gap_s: float = 2.0
+    stitch_gate_m: float = 1.5
+    stitch_gate_mps: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class RefinedTrack:
+    """One refined track.
+
+    Parameters
+    ----------
+    track_id : int
+        Id, unique within one :func:`refine_offline` result.
+    class_id : int
+        Majority class of its detections.
+    frames : ndarray of shape (K,), int64
+        Indices (into the input frames) of the frames its path covers.
+    detections : ndarray of shape (K,), int64
+        Detection index per frame, -1 where unobserved.
+    smoothed : SmoothedTrack
+        The smoothed path (world frame, one cuboid per frame of ``frames``).
+    """
+
+    track_id: int
+    class_id: int
+    frames: I64
+    detections: I64
+    smoothed: SmoothedTrack
+
+
+def _links(ids_per_frame: Sequence[I64]) -> set[tuple[int, int, int, int]]:
+    """Consecutive (frame, det) -> (frame, det) links of every track of one pass."""
+    last: dict[int, tuple[int, int]] = {}
+    links = set()
+    for f, ids in enumerate(ids_per_frame):
+        for d, tid in enumerate(ids.tolist()):
+            if tid < 0:
+                continue
+            if tid in last:
+                links.add((*last[tid], f, d))
+            last[tid] = (f, d)
+    return links
+
+
+def _find(parent: list[int], i: int) -> int:
+    while parent[i] != i:
+        parent[i] = parent[parent[i]]
+        i = parent[i]
+    return i
+
+
+def _fragments(
+    frames: Sequence[Detections], links: set[tuple[int, int, int, int]]
+) -> list[list[tuple[int, int]]]:
+    """Connected (frame, det) chains of the links; every detection is at least a singleton."""
+    offset = np.concatenate([[0], np.cumsum([len(f) for f in frames])]).astype(int)
+    parent = list(range(int(offset[-1])))
+    for f0, d0, f1, d1 in links:
+        a, b = _find(parent, int(offset[f0]) + d0), _find(parent, int(offset[f1]) + d1)
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+    groups: dict[int, list[tuple[int, int]]] = {}
+    for f in range(len(frames)):
+        for d in range(len(frames[f])):
+            groups.setdefault(_find(parent, int(offset[f]) + d), []).append((f, d))
+    return list(groups.values())
+
+
+def _end_state(
+    frames: Sequence[Detections], frag: list[tuple[int, int]], tail: bool
+) -> tuple[float, np.ndarray, np.ndarray]:
+    """Time [s], BEV position and BEV velocity (least squares over up to 5 detections) at one end."""
+    part = frag[-5:] if tail else frag[:5]
+    t = np.array([frames[f].timestamp_us * 1e-6 for f, _ in part])
+    p = np.array([frames[f].boxes[d, :2] for f, d in part])
+    v = np.polyfit(t - t.mean(), p, 1)[0] if len(part) >= 2 else np.zeros(2)
+    i = -1 if tail else 0
+    return float(t[i]), p[i], v
+
+
+def _stitch(
+    frames: Sequence[Detections], frags: list[list[tuple[int, int]]], cfg: OfflineConfig
+) -> list[list[tuple[int, int]]]:
+    """Join fragment ends to later fragment starts (same class, within the gate) by optimal assignment."""
+    cls = [int(frames[frag[0][0]].class_ids[frag[0][1]]) for frag in frags]  # type: ignore[index]
+    ta, pa, va = (np.array(v) for v in zip(*(_end_state(frames, f, True) for f in frags), strict=True))
+    tb, pb, vb = (np.array(v) for v in zip(*(_end_state(frames, f, False) for f in frags), strict=True))
+    gap = tb[None, :] - ta[:, None]  # (end a, start b)
+    fwd = pa[:, None, :] + va[:, None, :] * gap[..., None] - pb[None, :, :]
+    bwd = pb[None, :, :] - vb[None, :, :] * gap[..., None] - pa[:, None, :]
+    cost = 0.5 * (np.linalg.norm(fwd, axis=2) + np.linalg.norm(bwd, axis=2))
+    ok = (gap > 0) & (gap <= cfg.max_gap_s) & (np.array(cls)[:, None] == np.array(cls)[None, :])
+    ok &= cost <= cfg.stitch_gate_m + cfg.stitch_gate_mps * gap
+    cost = np.where(ok, cost, np.inf)
+    n = len(frags)
+    rows = np.flatnonzero(np.isfinite(cost).any(axis=1))
+    cols = np.flatnonzero(np.isfinite(cost).any(axis=0))
+    nxt: dict[int, int] = {}
+    if rows.size and cols.size:
+        sub = cost[np.ix_(rows, cols)]
+        r, c = linear_sum_assignment(np.where(np.isfinite(sub), sub, 1e9))
+        for i, j in zip(r, c, strict=True):
+            if np.isfinite(sub[i, j]):
+                nxt[int(rows[i])] = int(cols[j])
+    heads = set(range(n)) - set(nxt.values())
+    out = []
+    for h in sorted(heads):
+        chain, i = list(frags[h]), h
+        while i in nxt:
+            i = nxt[i]
+            chain.extend(frags[i])
+        out.append(sorted(chain))
+    return out
+
+
+def refine_offline(frames: Sequence[Detections], config: OfflineConfig | None = None) -> list[RefinedTrack]:
+    """Refine the tracks of a whole log (see the module docstring).
+
+    Parameters
+    ----------
+    frames : sequence of Detections
+        Every frame's detections, world frame, strictly increasing timestamps.
+    config : OfflineConfig, optional
+        Settings.
+
+    Returns
+    -------
+    list of RefinedTrack
+        Tracks ordered by their first frame.
+    """
+    cfg = OfflineConfig() if config is None else config
+    if len(frames) == 0:
+        return []
+    times = np.array([f.timestamp_us for f in frames], dtype=np.int64)
+    if np.any(np.diff(times) <= 0):
+        raise InvalidInputError("frames must have strictly increasing timestamp_us")
+    forward = [r.detection_track_ids for r in OnlineTracker(cfg.tracker).run(frames)]
+    reverse = [Detections(-f.timestamp_us, f.boxes, f.scores, f.class_ids) for f in reversed(frames)]
+    backward = [r.detection_track_ids for r in OnlineTracker(cfg.tracker).run(reverse)][::-1]
+    agreed = _links(forward) & _links(backward)  # links are between time-consecutive detections
+    chains = _stitch(frames, _fragments(frames, agreed), cfg)
+    tracks: list[RefinedTrack] = []
+    for chain in sorted(chains, key=lambda c: c[0]):
+        if len(chain) < cfg.min_detections:
+            continue
+        f_obs = np.array([f for f, _ in chain], dtype=np.int64)
+        span = np.arange(f_obs[0], f_obs[-1] + 1)
+        det = np.full(span.size, -1, np.int64)
+        det[f_obs - span[0]] = [d for _, d in chain]
+        boxes = np.zeros((span.size, 7))
+        scores = np.zeros(span.size)
+        for i in np.flatnonzero(det >= 0):
+            fr = frames[int(span[i])]
+            boxes[i] = fr.boxes[det[i]]
+            scores[i] = float(fr.scores[det[i]])  # type: ignore[index]
+        classes = [int(frames[f].class_ids[d]) for f, d in chain]  # type: ignore[index]
+        sm = smooth_track(
+            cfg.tracker.model, times[span], boxes, det >= 0, scores, cfg.tracker.obs_std, cfg.smoothing
+        )
+        tracks.append(RefinedTrack(len(tracks), int(np.bincount(classes).argmax()), span, det, sm))
+    return tracks

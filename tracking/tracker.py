@@ -1,0 +1,292 @@
+"""Online multi-object tracker in the world frame: predict, associate, update, lifecycle, birth.
+
+One :meth:`OnlineTracker.step` per frame of detections, in time order::
+
+    predict every live track to the frame time          (motion model, F from dt)
+    cost + per-class gates + optimal assignment          (tracking.association)
+    Kalman update of matched tracks; sizes and scores    (running means)
+    radar radial velocities inside matched boxes         (optional)
+    lifecycle transition of every track                  (tracking.lifecycle)
+    birth of tentative tracks from unmatched detections
+
+Track arrays are kept structure-of-arrays (one row per live track) so a frame costs a fixed number of
+NumPy calls, whatever the number of objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from kernels.errors import InvalidInputError
+from kernels.validation import as_array
+from tracking.association import ClassGate, CostMetric, associate, cost_matrix, gate_limits, gate_matrix
+from tracking.lifecycle import LifecycleConfig, TrackState, next_states
+from tracking.motion import ConstantVelocity, MotionModel, kalman_update
+from tracking.radar import RadarPoints, radar_update
+
+__all__ = ["Detections", "FrameTracks", "OnlineTracker", "TrackerConfig"]
+
+F64 = npt.NDArray[np.float64]
+F32 = npt.NDArray[np.float32]
+I64 = npt.NDArray[np.int64]
+I32 = npt.NDArray[np.int32]
+
+
+@dataclass(frozen=True, slots=True)
+class Detections:
+    """Detections of one frame, world frame.
+
+    Parameters
+    ----------
+    timestamp_us : int
+        Frame time [µs].
+    boxes : ndarray of shape (M, 7), float64
+        ``[x, y, z, length, width, height, yaw]`` [m, rad], world frame.
+    scores : ndarray of shape (M,), float32, optional
+        Detector confidence in [0, 1]; ones when omitted.
+    class_ids : ndarray of shape (M,), int32, optional
+        Class of each detection (the caller keeps the id-to-name table); zeros when omitted.
+    """
+
+    timestamp_us: int
+    boxes: F64
+    scores: F32 | None = None
+    class_ids: I32 | None = None
+
+    def __post_init__(self) -> None:
+        b = as_array("boxes", self.boxes, np.float64, (None, 7))
+        m = b.shape[0]
+        s = as_array("scores", np.ones(m) if self.scores is None else self.scores, np.float32, (m,))
+        c = as_array("class_ids", np.zeros(m) if self.class_ids is None else self.class_ids, np.int32, (m,))
+        if np.any(b[:, 3:6] <= 0):
+            raise InvalidInputError(f"boxes sizes must be > 0: row {int(np.argwhere(b[:, 3:6] <= 0)[0][0])}")
+        object.__setattr__(self, "timestamp_us", int(self.timestamp_us))
+        object.__setattr__(self, "boxes", b)
+        object.__setattr__(self, "scores", s)
+        object.__setattr__(self, "class_ids", c)
+
+    def __len__(self) -> int:
+        return int(self.boxes.shape[0])
+
+
+@dataclass(frozen=True, slots=True)
+class FrameTracks:
+    """The tracker's output for one frame.
+
+    Parameters
+    ----------
+    timestamp_us : int
+        Frame time [µs].
+    track_ids : ndarray of shape (K,), int64
+        Reported tracks: confirmed tracks matched this frame, and lost ones within
+        ``TrackerConfig.report_max_misses``.
+    boxes : ndarray of shape (K, 7), float64
+        Filtered boxes, world frame [m, rad].
+    class_ids : ndarray of shape (K,), int32
+        Classes.
+    confidence : ndarray of shape (K,), float32
+        Running mean detection score, halved per missed frame.
+    detection_index : ndarray of shape (K,), int64
+        The detection each track was matched to, -1 when coasting.
+    detection_track_ids : ndarray of shape (M,), int64
+        For every detection of the frame, the track (tentative ones included) it was given to, -1 when
+        dropped (score below the birth threshold).
+    """
+
+    timestamp_us: int
+    track_ids: I64
+    boxes: F64
+    class_ids: I32
+    confidence: F32
+    detection_index: I64
+    detection_track_ids: I64
+
+
+@dataclass(frozen=True, slots=True)
+class TrackerConfig:
+    """Settings of :class:`OnlineTracker`.
+
+    Parameters
+    ----------
+    model : MotionModel
+        Motion model (:class:`~tracking.motion.ConstantVelocity` by default).
+    metric : CostMetric
+        Association cost.
+    gates : mapping of int to ClassGate
+        Per-class gates by class id; others use ``default_gate``.
+    default_gate : ClassGate
+        Gate of classes not in ``gates``.
+    lifecycle : LifecycleConfig
+        State machine thresholds.
+    obs_std : tuple of 4 float
+        Detection noise: centre x, y, z [m] and heading [rad].
+    birth_min_score : float
+        Unmatched detections below this score start no track.
+    size_weight : float
+        Weight of a new detection in the running mean of a track's size.
+    report_max_misses : int
+        Lost tracks are reported (predicted) for up to this many consecutive missed frames.
+    radar_std_mps : float
+        Standard deviation of a radar radial velocity [m/s].
+    """
+
+    model: MotionModel = field(default_factory=ConstantVelocity)
+    metric: CostMetric = CostMetric.CENTER_DISTANCE
+    gates: Mapping[int, ClassGate] = field(default_factory=dict)
+    default_gate: ClassGate = field(default_factory=ClassGate)
+    lifecycle: LifecycleConfig = field(default_factory=LifecycleConfig)
+    obs_std: tuple[float, float, float, float] = (0.2, 0.2, 0.2, 0.2)
+    birth_min_score: float = 0.0
+    size_weight: float = 0.2
+    report_max_misses: int = 1
+    radar_std_mps: float = 0.3
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.metric, CostMetric):
+            raise InvalidInputError(f"unknown metric {self.metric!r}; expected one of {list(CostMetric)}")
+        if not 0.0 < self.size_weight <= 1.0:
+            raise InvalidInputError(f"size_weight must lie in (0, 1], got {self.size_weight}")
+
+
+class OnlineTracker:
+    """Frame-by-frame tracker (see the module docstring). Not thread-safe; one instance per sequence.
+
+    Parameters
+    ----------
+    config : TrackerConfig, optional
+        Settings (defaults: :class:`TrackerConfig`).
+    """
+
+    def __init__(self, config: TrackerConfig | None = None) -> None:
+        self.config = TrackerConfig() if config is None else config
+        n = self.config.model.n
+        self._r = np.diag(np.square(self.config.obs_std))
+        self._next_id = 0
+        self._t: int | None = None
+        self.ids = np.zeros(0, np.int64)
+        self.x = np.zeros((0, n))
+        self.p = np.zeros((0, n, n))
+        self.sizes = np.zeros((0, 3))
+        self.classes = np.zeros(0, np.int32)
+        self.limits = np.zeros(0)
+        self.state = np.zeros(0, np.int8)
+        self.hits = np.zeros(0, np.int32)
+        self.misses = np.zeros(0, np.int32)
+        self.scores = np.zeros(0, np.float32)
+
+    def step(self, detections: Detections, radar: RadarPoints | None = None) -> FrameTracks:
+        """Advance to ``detections.timestamp_us`` and take in its detections (and radar points).
+
+        Parameters
+        ----------
+        detections : Detections
+            This frame's detections, world frame; timestamps must increase from call to call.
+        radar : RadarPoints, optional
+            Radar points of this frame; their radial velocities update matched tracks.
+
+        Returns
+        -------
+        FrameTracks
+            The reported tracks and the detection-to-track assignment.
+        """
+        cfg = self.config
+        t = detections.timestamp_us
+        if self._t is not None and t <= self._t:
+            raise InvalidInputError(f"detections.timestamp_us must increase: {t} follows {self._t}")
+        dt = 0.0 if self._t is None else (t - self._t) * 1e-6
+        self._t = t
+        det_boxes = detections.boxes
+        det_cls = np.asarray(detections.class_ids, dtype=np.int32)
+        det_scores = np.asarray(detections.scores, dtype=np.float32)
+        if self.ids.size:
+            self.x, self.p, _ = cfg.model.predict(self.x, self.p, dt)
+        pred = self._boxes()
+        cost = cost_matrix(pred, det_boxes, cfg.metric)
+        allowed = gate_matrix(cost, self.limits, self.classes, det_cls)
+        result = associate(cost, allowed)
+        mt, md = result.matches[:, 0], result.matches[:, 1]
+        hit = np.zeros(self.ids.size, bool)
+        hit[mt] = True
+        if mt.size:
+            self.x[mt], self.p[mt], _ = kalman_update(
+                self.x[mt], self.p[mt], det_boxes[md][:, [0, 1, 2, 6]], self._r
+            )
+            w = cfg.size_weight
+            self.sizes[mt] = (1 - w) * self.sizes[mt] + w * det_boxes[md, 3:6]
+            self.scores[mt] = 0.7 * self.scores[mt] + 0.3 * det_scores[md]
+            if radar is not None:
+                self.x[mt], self.p[mt] = radar_update(
+                    cfg.model, self.x[mt], self.p[mt], self._boxes()[mt], radar, cfg.radar_std_mps
+                )
+        self.hits[hit] += 1
+        self.misses[hit] = 0
+        self.misses[~hit] += 1
+        self.scores[~hit] *= 0.5
+        self.state = next_states(self.state, hit, self.hits, self.misses, cfg.lifecycle)
+        det_track = np.full(len(detections), -1, np.int64)
+        det_track[md] = self.ids[mt]
+        matched_det = np.full(self.ids.size, -1, np.int64)
+        matched_det[mt] = md
+        alive = self.state != TrackState.DEAD.value
+        self._keep(alive)
+        matched_det = matched_det[alive]
+        born = result.unmatched_detections[det_scores[result.unmatched_detections] >= cfg.birth_min_score]
+        det_track[born] = self._birth(det_boxes[born], det_cls[born], det_scores[born])
+        matched_det = np.concatenate([matched_det, born.astype(np.int64)])
+        confirmed = self.state == TrackState.CONFIRMED.value
+        lost_ok = (self.state == TrackState.LOST.value) & (self.misses <= cfg.report_max_misses)
+        show = confirmed | lost_ok
+        return FrameTracks(
+            t,
+            self.ids[show].copy(),
+            self._boxes()[show],
+            self.classes[show].copy(),
+            self.scores[show].copy(),
+            matched_det[show],
+            det_track,
+        )
+
+    def run(self, frames: Iterable[Detections]) -> list[FrameTracks]:
+        """:meth:`step` over ``frames`` in order; returns one :class:`FrameTracks` per frame."""
+        return [self.step(f) for f in frames]
+
+    # --- internals ----------------------------------------------------------------------------------
+    def _boxes(self) -> F64:
+        out = np.empty((self.ids.size, 7))
+        out[:, :3] = self.x[:, :3]
+        out[:, 3:6] = self.sizes
+        out[:, 6] = self.x[:, 3]
+        return out
+
+    def _keep(self, mask: npt.NDArray[np.bool_]) -> None:
+        if mask.all():
+            return
+        for name in ("ids", "x", "p", "sizes", "classes", "limits", "state", "hits", "misses", "scores"):
+            setattr(self, name, getattr(self, name)[mask])
+
+    def _birth(self, boxes: F64, classes: I32, scores: F32) -> I64:
+        k = boxes.shape[0]
+        ids = np.arange(self._next_id, self._next_id + k, dtype=np.int64)
+        if k == 0:
+            return ids
+        self._next_id += k
+        cfg = self.config
+        x, p = cfg.model.initial(boxes[:, [0, 1, 2, 6]])
+        first = TrackState.CONFIRMED if cfg.lifecycle.min_hits <= 1 else TrackState.TENTATIVE
+        self.ids = np.concatenate([self.ids, ids])
+        self.x = np.concatenate([self.x, x])
+        self.p = np.concatenate([self.p, p])
+        self.sizes = np.concatenate([self.sizes, boxes[:, 3:6]])
+        self.classes = np.concatenate([self.classes, classes])
+        self.limits = np.concatenate(
+            [self.limits, gate_limits(classes, cfg.metric, cfg.gates, cfg.default_gate)]
+        )
+        self.state = np.concatenate([self.state, np.full(k, first.value, np.int8)])
+        self.hits = np.concatenate([self.hits, np.ones(k, np.int32)])
+        self.misses = np.concatenate([self.misses, np.zeros(k, np.int32)])
+        self.scores = np.concatenate([self.scores, scores])
+        return ids
