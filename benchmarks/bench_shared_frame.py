@@ -169,9 +169,11 @@ def _versions() -> dict[str, str]:
 def run(quick: bool) -> dict[str, Any]:
     """Run every case and return the results dictionary."""
     import cv2
+    import numba
 
     from calibration.trajectory import Trajectory
 
+    start_load = f"{os.getloadavg()[0]:.2f}"
     repeat = 5 if quick else 20
     rng = np.random.default_rng(0)
     n = 250_000
@@ -315,7 +317,14 @@ def run(quick: bool) -> dict[str, Any]:
             "x_bound": t_ours / bound,
         }
     )
-    return {"machine": _versions(), "bandwidth": bw, "rows": rows, "quick": quick}
+    end_load = f"{os.getloadavg()[0]:.2f}"
+    machine = {
+        **_versions(),
+        "load_average_1min": start_load,
+        "threading_layer": numba.threading_layer(),  # type: ignore[attr-defined]
+        "load_average_1min_end": end_load,
+    }
+    return {"machine": machine, "bandwidth": bw, "rows": rows, "quick": quick}
 
 
 def markdown(result: dict[str, Any]) -> str:
@@ -326,8 +335,9 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         f"Machine: {m['cpu']}, {m['cores']} cores, numba threads {m['numba_threads']}; Python {m['python']}, "
         f"NumPy {m['numpy']}, numba {m['numba']}, OpenCV {m['opencv']}; git {m['git_commit']}"
-        f"{' (quick run)' if result['quick'] else ''}; 1-min load average at the start "
-        f"{m['load_average_1min']} (above ~0.5 the 2 cores were shared and times are inflated).",
+        f"{' (quick run)' if result['quick'] else ''}; numba threading layer {m.get('threading_layer')}; "
+        f"1-min load average {m['load_average_1min']} at the start, {m.get('load_average_1min_end', '?')} at "
+        "the end (above ~0.5 the 2 cores were shared and medians are inflated).",
         f"Measured memory bandwidth: copy {bw['copy_GBps']:.1f} GB/s, triad {bw['triad_GBps']:.1f} GB/s.",
         "",
         "Times are medians of the samples; `best` columns use each side's fastest sample (uncontended).",

@@ -1,38 +1,54 @@
 """CUDA footprint kernel: :mod:`kernels._math.footprint` as device functions in a grid-stride loop.
 
 Private: call :func:`kernels.footprint.sample_footprints` instead; this trusts its inputs. Imported
-lazily (first CUDA call); ``cuda`` is a module-level global (numba's simulator swaps it).
+lazily (first CUDA call); ``cuda`` is a module-level global (numba's simulator swaps it). One kernel
+per camera model, built on first use.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from numba import cuda
 
 from kernels._math import footprint as _footprint_math
-from kernels._math.retarget import retarget
 
 __all__ = ["footprint_kernel"]
 
-_FP = retarget(_footprint_math.DEVICE_FUNCTIONS, cuda.jit(device=True, inline=True))
-_footprint_sample = _FP["footprint_sample"]
+_KERNELS: dict[int, Any] = {}
 
 
-@cuda.jit
-def footprint_kernel(bp, rts, intrs, model_ids, cam_index, k_edge, grid, near, u, v, depth, points_cam, flags):  # type: ignore[no-untyped-def]  # noqa: E501  # pragma: no cover
-    """One (pair, sample) per thread (arguments as :func:`kernels.cpu_footprint.footprint_kernel`)."""
-    start, stride = cuda.grid(1), cuda.gridsize(1)
-    n_s = u.shape[1]
-    for k in range(start, u.shape[0] * n_s, stride):
-        j = k // n_s
-        s = k - j * n_s
-        c = cam_index[j]
-        rt = rts[c]
-        intr = intrs[c]
-        uu, vv, dd, xc, yc, zc, fl = _footprint_sample(model_ids[c], intr, rt, near, bp, j, s, k_edge, grid)
-        u[j, s] = uu
-        v[j, s] = vv
-        depth[j, s] = dd
-        points_cam[j, s, 0] = xc
-        points_cam[j, s, 1] = yc
-        points_cam[j, s, 2] = zc
-        flags[j, s] = fl
+def _make_kernel(model_id: int) -> Any:
+    sample = _footprint_math.compile_group(model_id, cuda.jit(device=True))["footprint_sample"]
+    mid = model_id
+
+    @cuda.jit
+    def kernel(bp, rts, intrs, cam_index, sel, k_edge, grid, near, u, v, depth, points_cam, flags):  # type: ignore[no-untyped-def]  # noqa: E501
+        start, stride = cuda.grid(1), cuda.gridsize(1)
+        n_s = u.shape[1]
+        for k in range(start, sel.shape[0] * n_s, stride):
+            q = k // n_s
+            s = k - q * n_s
+            j = sel[q]
+            c = cam_index[j]
+            uu, vv, dd, xc, yc, zc, fl = sample(mid, intrs[c], rts[c], near, bp, j, s, k_edge, grid)
+            u[j, s] = uu
+            v[j, s] = vv
+            depth[j, s] = dd
+            points_cam[j, s, 0] = xc
+            points_cam[j, s, 1] = yc
+            points_cam[j, s, 2] = zc
+            flags[j, s] = fl
+
+    return kernel
+
+
+def footprint_kernel(model_id: int) -> Any:
+    """The footprint kernel of one camera model; launch over ``len(sel) * S`` threads.
+
+    Arguments as :func:`kernels.cpu_footprint.footprint_kernel` (device arrays).
+    """
+    kernel = _KERNELS.get(model_id)
+    if kernel is None:
+        kernel = _KERNELS[model_id] = _make_kernel(model_id)
+    return kernel

@@ -151,16 +151,22 @@ def sample_footprints(
     owners, outs = zip(*(placement.empty(s, d) for s, d in zip(shapes, dtypes, strict=True)), strict=True)
     if p:
         params = box_params(host_boxes)
-        args = (params, rts, intr, ids, index)
+        pair_model = ids[index]
         if placement.backend is Backend.CPU:
             from kernels import cpu_footprint
 
-            cpu_footprint.footprint_kernel(*args, k_edge, grid, float(near_m), *outs)
+            for mid in np.unique(pair_model):
+                sel = np.flatnonzero(pair_model == mid).astype(np.int64)
+                kernel = cpu_footprint.footprint_kernel(int(mid))
+                kernel(params, rts, intr, index, sel, k_edge, grid, float(near_m), *outs)
         else:
             from kernels import cuda_footprint
             from kernels.cuda import launch_config
 
-            dev = [placement.small(a) for a in args]
-            cuda_footprint.footprint_kernel[launch_config(p * n_s)](*dev, k_edge, grid, float(near_m), *outs)
+            dev = [placement.small(a) for a in (params, rts, intr, index)]
+            for mid in np.unique(pair_model):
+                sel = np.flatnonzero(pair_model == mid).astype(np.int64)
+                kernel = cuda_footprint.footprint_kernel(int(mid))
+                kernel[launch_config(sel.size * n_s)](*dev, placement.small(sel), k_edge, grid, float(near_m), *outs)
     u, v, depth, points_cam, flags = (placement.result(o) for o in owners)
     return FootprintSamples(u, v, depth, points_cam, flags, k_edge, grid)

@@ -2,15 +2,18 @@
 
 One :meth:`OnlineTracker.step` per frame of detections, in time order::
 
-    predict every live track to the frame time          (motion model, F from dt)
-    cost + per-class gates + optimal assignment          (tracking.association)
+    predict every live track to the frame time          (its class's motion model, F from dt)
+    cost + per-class gates + optimal assignment          (tracking.association; established tracks
+                                                          first, tentative ones on what is left)
     Kalman update of matched tracks; sizes and scores    (running means)
     radar radial velocities inside matched boxes         (optional)
     lifecycle transition of every track                  (tracking.lifecycle)
     birth of tentative tracks from unmatched detections
 
 Track arrays are kept structure-of-arrays (one row per live track) so a frame costs a fixed number of
-NumPy calls, whatever the number of objects.
+NumPy calls, whatever the number of objects. Classes may have their own motion model
+(``TrackerConfig.class_models``: e.g. pedestrians with a small velocity prior and small process noise);
+all models share one state layout, and a frame costs one predict call per model in use.
 """
 
 from __future__ import annotations
@@ -22,8 +25,17 @@ import numpy as np
 import numpy.typing as npt
 
 from kernels.errors import InvalidInputError
-from kernels.validation import as_array
-from tracking.association import ClassGate, CostMetric, associate, cost_matrix, gate_limits, gate_matrix
+from tracking.association import (
+    ClassGate,
+    CostMetric,
+    associate,
+    associate_in_stages,
+    cost_matrix,
+    gate_limits,
+    gate_matrix,
+    innovation_costs,
+)
+from tracking.detections import Detections, FrameTracks
 from tracking.lifecycle import LifecycleConfig, TrackState, next_states
 from tracking.motion import ConstantVelocity, MotionModel, kalman_update
 from tracking.radar import RadarPoints, radar_update
@@ -34,76 +46,7 @@ F64 = npt.NDArray[np.float64]
 F32 = npt.NDArray[np.float32]
 I64 = npt.NDArray[np.int64]
 I32 = npt.NDArray[np.int32]
-
-
-@dataclass(frozen=True, slots=True)
-class Detections:
-    """Detections of one frame, world frame.
-
-    Parameters
-    ----------
-    timestamp_us : int
-        Frame time [µs].
-    boxes : ndarray of shape (M, 7), float64
-        ``[x, y, z, length, width, height, yaw]`` [m, rad], world frame.
-    scores : ndarray of shape (M,), float32, optional
-        Detector confidence in [0, 1]; ones when omitted.
-    class_ids : ndarray of shape (M,), int32, optional
-        Class of each detection (the caller keeps the id-to-name table); zeros when omitted.
-    """
-
-    timestamp_us: int
-    boxes: F64
-    scores: F32 | None = None
-    class_ids: I32 | None = None
-
-    def __post_init__(self) -> None:
-        b = as_array("boxes", self.boxes, np.float64, (None, 7))
-        m = b.shape[0]
-        s = as_array("scores", np.ones(m) if self.scores is None else self.scores, np.float32, (m,))
-        c = as_array("class_ids", np.zeros(m) if self.class_ids is None else self.class_ids, np.int32, (m,))
-        if np.any(b[:, 3:6] <= 0):
-            raise InvalidInputError(f"boxes sizes must be > 0: row {int(np.argwhere(b[:, 3:6] <= 0)[0][0])}")
-        object.__setattr__(self, "timestamp_us", int(self.timestamp_us))
-        object.__setattr__(self, "boxes", b)
-        object.__setattr__(self, "scores", s)
-        object.__setattr__(self, "class_ids", c)
-
-    def __len__(self) -> int:
-        return int(self.boxes.shape[0])
-
-
-@dataclass(frozen=True, slots=True)
-class FrameTracks:
-    """The tracker's output for one frame.
-
-    Parameters
-    ----------
-    timestamp_us : int
-        Frame time [µs].
-    track_ids : ndarray of shape (K,), int64
-        Reported tracks: confirmed tracks matched this frame, and lost ones within
-        ``TrackerConfig.report_max_misses``.
-    boxes : ndarray of shape (K, 7), float64
-        Filtered boxes, world frame [m, rad].
-    class_ids : ndarray of shape (K,), int32
-        Classes.
-    confidence : ndarray of shape (K,), float32
-        Running mean detection score, halved per missed frame.
-    detection_index : ndarray of shape (K,), int64
-        The detection each track was matched to, -1 when coasting.
-    detection_track_ids : ndarray of shape (M,), int64
-        For every detection of the frame, the track (tentative ones included) it was given to, -1 when
-        dropped (score below the birth threshold).
-    """
-
-    timestamp_us: int
-    track_ids: I64
-    boxes: F64
-    class_ids: I32
-    confidence: F32
-    detection_index: I64
-    detection_track_ids: I64
+_TENTATIVE = TrackState.TENTATIVE.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +57,9 @@ class TrackerConfig:
     ----------
     model : MotionModel
         Motion model (:class:`~tracking.motion.ConstantVelocity` by default).
+    class_models : mapping of int to MotionModel
+        Motion models of particular class ids (others use ``model``); same type as ``model`` (one state
+        layout), e.g. ``ConstantVelocity(accel_xy=0.3, init_speed_std=2.0)`` for pedestrians.
     metric : CostMetric
         Association cost.
     gates : mapping of int to ClassGate
@@ -132,9 +78,12 @@ class TrackerConfig:
         Lost tracks are reported (predicted) for up to this many consecutive missed frames.
     radar_std_mps : float
         Standard deviation of a radar radial velocity [m/s].
+    two_stage : bool
+        Associate confirmed and lost tracks first, tentative tracks on the detections left over.
     """
 
     model: MotionModel = field(default_factory=ConstantVelocity)
+    class_models: Mapping[int, MotionModel] = field(default_factory=dict)
     metric: CostMetric = CostMetric.CENTER_DISTANCE
     gates: Mapping[int, ClassGate] = field(default_factory=dict)
     default_gate: ClassGate = field(default_factory=ClassGate)
@@ -144,12 +93,23 @@ class TrackerConfig:
     size_weight: float = 0.2
     report_max_misses: int = 1
     radar_std_mps: float = 0.3
+    two_stage: bool = True
 
     def __post_init__(self) -> None:
         if not isinstance(self.metric, CostMetric):
             raise InvalidInputError(f"unknown metric {self.metric!r}; expected one of {list(CostMetric)}")
         if not 0.0 < self.size_weight <= 1.0:
             raise InvalidInputError(f"size_weight must lie in (0, 1], got {self.size_weight}")
+        for cid, m in self.class_models.items():
+            if type(m) is not type(self.model):
+                raise InvalidInputError(
+                    f"class_models[{cid}] must be a {type(self.model).__name__} like model (one state "
+                    f"layout), got {type(m).__name__}"
+                )
+
+    def model_for(self, class_id: int) -> MotionModel:
+        """The motion model of ``class_id``."""
+        return self.class_models.get(int(class_id), self.model)
 
 
 class OnlineTracker:
@@ -164,6 +124,11 @@ class OnlineTracker:
     def __init__(self, config: TrackerConfig | None = None) -> None:
         self.config = TrackerConfig() if config is None else config
         n = self.config.model.n
+        self._models = [self.config.model, *{id(m): m for m in self.config.class_models.values()}.values()]
+        self._model_of = {
+            c: next(i for i, m in enumerate(self._models) if m is mc)
+            for c, mc in self.config.class_models.items()
+        }
         self._r = np.diag(np.square(self.config.obs_std))
         self._next_id = 0
         self._t: int | None = None
@@ -173,6 +138,8 @@ class OnlineTracker:
         self.sizes = np.zeros((0, 3))
         self.classes = np.zeros(0, np.int32)
         self.limits = np.zeros(0)
+        self.dist_limits = np.zeros(0)
+        self.model_idx = np.zeros(0, np.int8)
         self.state = np.zeros(0, np.int8)
         self.hits = np.zeros(0, np.int32)
         self.misses = np.zeros(0, np.int32)
@@ -203,11 +170,19 @@ class OnlineTracker:
         det_cls = np.asarray(detections.class_ids, dtype=np.int32)
         det_scores = np.asarray(detections.scores, dtype=np.float32)
         if self.ids.size:
-            self.x, self.p, _ = cfg.model.predict(self.x, self.p, dt)
+            self._predict(dt)
         pred = self._boxes()
         cost = cost_matrix(pred, det_boxes, cfg.metric)
-        allowed = gate_matrix(cost, self.limits, self.classes, det_cls)
-        result = associate(cost, allowed)
+        if cfg.metric is CostMetric.MAHALANOBIS:  # centre-distance gate, then the innovation gate
+            allowed = gate_matrix(cost, self.dist_limits, self.classes, det_cls)
+            d2, cost = innovation_costs(pred[:, :2], self.p[:, :2, :2] + self._r[:2, :2], det_boxes[:, :2])
+            allowed &= d2 <= self.limits[:, None]
+        else:
+            allowed = gate_matrix(cost, self.limits, self.classes, det_cls)
+        if cfg.two_stage:
+            result = associate_in_stages(cost, allowed, self.state != _TENTATIVE)
+        else:
+            result = associate(cost, allowed)
         mt, md = result.matches[:, 0], result.matches[:, 1]
         hit = np.zeros(self.ids.size, bool)
         hit[mt] = True
@@ -255,6 +230,15 @@ class OnlineTracker:
         return [self.step(f) for f in frames]
 
     # --- internals ----------------------------------------------------------------------------------
+    def _predict(self, dt: float) -> None:
+        if len(self._models) == 1:
+            self.x, self.p, _ = self._models[0].predict(self.x, self.p, dt)
+            return
+        for g, model in enumerate(self._models):
+            sel = self.model_idx == g
+            if sel.any():
+                self.x[sel], self.p[sel], _ = model.predict(self.x[sel], self.p[sel], dt)
+
     def _boxes(self) -> F64:
         out = np.empty((self.ids.size, 7))
         out[:, :3] = self.x[:, :3]
@@ -262,10 +246,25 @@ class OnlineTracker:
         out[:, 6] = self.x[:, 3]
         return out
 
+    _fields = (
+        "ids",
+        "x",
+        "p",
+        "sizes",
+        "classes",
+        "limits",
+        "dist_limits",
+        "model_idx",
+        "state",
+        "hits",
+        "misses",
+        "scores",
+    )
+
     def _keep(self, mask: npt.NDArray[np.bool_]) -> None:
         if mask.all():
             return
-        for name in ("ids", "x", "p", "sizes", "classes", "limits", "state", "hits", "misses", "scores"):
+        for name in self._fields:
             setattr(self, name, getattr(self, name)[mask])
 
     def _birth(self, boxes: F64, classes: I32, scores: F32) -> I64:
@@ -275,16 +274,23 @@ class OnlineTracker:
             return ids
         self._next_id += k
         cfg = self.config
+        group = np.array([self._model_of.get(int(c), 0) for c in classes], np.int8)
         x, p = cfg.model.initial(boxes[:, [0, 1, 2, 6]])
+        for g in np.unique(group[group > 0]):
+            sel = group == g
+            x[sel], p[sel] = self._models[g].initial(boxes[sel][:, [0, 1, 2, 6]])
         first = TrackState.CONFIRMED if cfg.lifecycle.min_hits <= 1 else TrackState.TENTATIVE
         self.ids = np.concatenate([self.ids, ids])
         self.x = np.concatenate([self.x, x])
         self.p = np.concatenate([self.p, p])
         self.sizes = np.concatenate([self.sizes, boxes[:, 3:6]])
         self.classes = np.concatenate([self.classes, classes])
+        self.model_idx = np.concatenate([self.model_idx, group])
         self.limits = np.concatenate(
             [self.limits, gate_limits(classes, cfg.metric, cfg.gates, cfg.default_gate)]
         )
+        dist = gate_limits(classes, CostMetric.CENTER_DISTANCE, cfg.gates, cfg.default_gate)
+        self.dist_limits = np.concatenate([self.dist_limits, dist])
         self.state = np.concatenate([self.state, np.full(k, first.value, np.int8)])
         self.hits = np.concatenate([self.hits, np.ones(k, np.int32)])
         self.misses = np.concatenate([self.misses, np.zeros(k, np.int32)])

@@ -58,17 +58,17 @@ class Public(BaseModel):
     model_config = ConfigDict(frozen=True)
 
 
-Coord = Annotated[float, Field(ge=-MAX_COORD_M, le=MAX_COORD_M, allow_inf_nan=False)]
+Coord = Annotated[float, Field(ge=-MAX_COORD_M, le=MAX_COORD_M, allow_inf_nan=False, strict=True)]
 """A coordinate [m]."""
-Size = Annotated[float, Field(gt=0.0, le=1000.0, allow_inf_nan=False)]
+Size = Annotated[float, Field(gt=0.0, le=1000.0, allow_inf_nan=False, strict=True)]
 """A box side [m]."""
-Angle = Annotated[float, Field(ge=-100.0, le=100.0, allow_inf_nan=False)]
+Angle = Annotated[float, Field(ge=-100.0, le=100.0, allow_inf_nan=False, strict=True)]
 """An angle [rad] (any value; wrapped downstream)."""
-QuatComponent = Annotated[float, Field(ge=-2.0, le=2.0, allow_inf_nan=False)]
+QuatComponent = Annotated[float, Field(ge=-2.0, le=2.0, allow_inf_nan=False, strict=True)]
 """A quaternion component (unit norm is checked by the engine, to 1e-6)."""
-Unit = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+Unit = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False, strict=True)]
 """A value in [0, 1]."""
-TimeUs = Annotated[int, Field(ge=-MAX_TIME_US, le=MAX_TIME_US)]
+TimeUs = Annotated[int, Field(ge=-MAX_TIME_US, le=MAX_TIME_US, strict=True)]
 """A timestamp [µs]."""
 LogId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")]
 """A log id as returned by ``POST /v1/logs``."""

@@ -40,14 +40,17 @@ def resolve_inside(root: Path, relative: str) -> Path:
         Naming the path.
     """
     if "\x00" in relative or "\\" in relative or not relative.strip():
-        raise PathOutsideRoot(f"path {relative!r} is not a plain relative path")
+        raise PathOutsideRoot(f"path {relative[:200]!r} is not a plain relative path")
     pure = PurePosixPath(relative)
     if pure.is_absolute() or ".." in pure.parts:
-        raise PathOutsideRoot(f"path {relative!r} must be relative to the logs folder without '..'")
+        raise PathOutsideRoot(f"path {relative[:200]!r} must be relative to the logs folder without '..'")
     base = root.resolve()
-    resolved = (base / pure).resolve()
+    try:
+        resolved = (base / pure).resolve()
+    except (OSError, RuntimeError) as exc:  # name too long, symlink loop
+        raise PathOutsideRoot(f"path {relative[:200]!r} cannot be resolved: {type(exc).__name__}") from None
     if resolved != base and base not in resolved.parents:
-        raise PathOutsideRoot(f"path {relative!r} resolves outside the logs folder")
+        raise PathOutsideRoot(f"path {relative[:200]!r} resolves outside the logs folder")
     return resolved
 
 

@@ -23,6 +23,7 @@ from engine.service.prelabel import (
     load_prelabeler,
 )
 from engine.service.project import Footprint, project_cuboids
+from engine.service.quality import TrackFootprint, track_footprints, validate_annotations
 from tracking import CuboidPath, OutOfRange, PoseFrame, PositionMethod, SnapConfig, SnapResult
 
 __all__ = [
@@ -42,10 +43,13 @@ __all__ = [
     "SnapConfig",
     "SnapResult",
     "StageReport",
+    "TrackFootprint",
     "count_points_in_boxes",
     "fit_box",
     "interpolate_cuboids",
     "load_prelabeler",
     "log_points",
     "project_cuboids",
+    "track_footprints",
+    "validate_annotations",
 ]

@@ -4,13 +4,15 @@ For every lidar sweep, the keyframes within ``sweep_match_tolerance_s`` of it ar
 frame (centre exactly; yaw from the pose's rotation about z — the sensor's tilt, a degree or two, is
 dropped) and counted with :func:`kernels.points_in_boxes_counts` in one call together with
 
-* a *ring* box per keyframe (the box grown by ``ground_ring_m`` sideways and by metres up and down):
-  the ``ground_quantile`` of its points' z is the local ground height (a robust lower envelope, so the
-  object's own points and walls above do not matter);
-* for near-empty boxes, a second call with a *shadow* box each: the band behind the box along the
-  sensor ray. Points in it whose ray from the sensor crosses the box's *core* (length and width scaled
-  by ``core_shrink``, 25-65 % of the height: the solid body, not glass or the gap under a car) prove
-  the space empty: an object there would have returned them. An occluded box has no such rays.
+* a *ring* box per keyframe (on every 8th point, those in no labelled box): the box grown by
+  ``ground_ring_m`` sideways and by metres up and down; the ``ground_quantile`` of its points' z is the
+  local ground height (a robust lower envelope), kept when at least ``ground_min_points`` ring points
+  lie within 0.2 m of it (a flat patch, not a few stray low returns);
+* for near-empty boxes, the points in the box's azimuth sector (counting-sorted into 0.5 degree bins
+  once per sweep) are tested ray by ray: those whose ray from the sensor crosses the box's *core*
+  (length and width scaled by ``core_shrink``, 25-65 % of the height: the solid body, not glass or the
+  gap under a car) and ends beyond it prove the space empty (an object there would have returned them);
+  those ending before the core are an occluder's returns (``n_blocked``).
 """
 
 from __future__ import annotations
@@ -21,14 +23,15 @@ import numpy as np
 import numpy.typing as npt
 
 from engine.validation.scene import Scene
-from kernels import points_in_boxes_counts
+from kernels import points_in_boxes, points_in_boxes_counts
 
 __all__ = ["LidarEvidence", "lidar_evidence"]
 
 F64 = npt.NDArray[np.float64]
 I32 = npt.NDArray[np.int32]
 _NEAR_EMPTY = 20  # boxes with fewer points get the see-through test
-_SHADOW_M = 25.0  # how far behind a box its shadow band reaches [m]
+_BINS = 720  # azimuth bins of the ray test
+_GROUND_STRIDE = 8  # the ground estimate uses every 8th point
 _CORE_Z = (0.25, 0.65)
 
 
@@ -38,7 +41,10 @@ class LidarEvidence:
 
     sensor: tuple[str | None, ...]
     n_points: I32
+    """Points inside the box above its lowest 0.2 m (ground returns excluded)."""
     n_through: I32
+    n_blocked: I32
+    """Rays towards the box's core that end before it (an occluder)."""
     range_m: F64
     bottom_z: F64
     """Box bottom in the sensor frame [m]."""
@@ -46,10 +52,10 @@ class LidarEvidence:
     """Local ground height in the sensor frame [m] (NaN: too few ring points or out of range)."""
 
 
-def _through(points: npt.NDArray[np.float32], box: F64, shrink: float) -> int:
-    """Number of rays sensor -> point that cross the core of ``box`` before reaching the point."""
+def _through(points: npt.NDArray[np.float32], box: F64, shrink: float) -> tuple[int, int]:
+    """Rays sensor -> point crossing the core of ``box``: (passing through it, ending before it)."""
     if points.shape[0] == 0:
-        return 0
+        return 0, 0
     c, s = np.cos(box[6]), np.sin(box[6])
     rot = np.array([[c, s], [-s, c]])  # world -> box (BEV)
     o = np.empty(3)
@@ -69,10 +75,38 @@ def _through(points: npt.NDArray[np.float32], box: F64, shrink: float) -> int:
     tmax = np.where(np.isnan(t2), np.inf, np.maximum(t1, t2))
     enter = tmin.max(axis=1)
     leave = tmax.min(axis=1)
-    return int(np.count_nonzero((enter < leave) & (enter > 0) & (leave < 1.0)))
+    crosses = (enter < leave) & (leave > 0)
+    through = int(np.count_nonzero(crosses & (enter > 0) & (leave < 1.0)))
+    return through, int(np.count_nonzero(crosses & (enter >= 1.0)))
 
 
-def _sweep(scene: Scene, sensor_id: str, index: int, rows: npt.NDArray[np.int64], ev: dict[str, np.ndarray]) -> None:
+def _azimuth_index(pts: npt.NDArray[np.float32]) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.int64]]:
+    """Point order by azimuth bin (0.5 degree) and the bin start offsets (counting sort)."""
+    az = np.arctan2(pts[:, 1], pts[:, 0])
+    bins = (((az + np.pi) * (_BINS / (2 * np.pi))).astype(np.int32) % _BINS).astype(np.int16)
+    order = np.argsort(bins, kind="stable")  # radix sort for 16-bit keys
+    start = np.zeros(_BINS + 1, np.int64)
+    np.cumsum(np.bincount(bins, minlength=_BINS), out=start[1:])
+    return order, start
+
+
+def _sector(box: F64, order: npt.NDArray[np.intp], start: npt.NDArray[np.int64]) -> npt.NDArray[np.intp]:
+    """Indices of the points whose azimuth lies within the box's angular extent (seen from the origin)."""
+    c, s = np.cos(box[6]), np.sin(box[6])
+    dx = np.array([1, 1, -1, -1]) * box[3] / 2
+    dy = np.array([1, -1, 1, -1]) * box[4] / 2
+    az = np.arctan2(box[1] + s * dx + c * dy, box[0] + c * dx - s * dy)
+    mid = np.arctan2(box[1], box[0])
+    rel = (az - mid + np.pi) % (2 * np.pi) - np.pi
+    lo = int(np.floor((mid + rel.min() + np.pi) * _BINS / (2 * np.pi)))
+    hi = int(np.floor((mid + rel.max() + np.pi) * _BINS / (2 * np.pi)))
+    parts = [order[start[b % _BINS] : start[b % _BINS + 1]] for b in range(lo, hi + 1)]
+    return np.concatenate(parts) if parts else np.zeros(0, np.intp)
+
+
+def _sweep(
+    scene: Scene, sensor_id: str, index: int, rows: npt.NDArray[np.int64], ev: dict[str, np.ndarray]
+) -> None:
     g = scene.config.geometry
     log = scene.log
     sweep = log.lidar[sensor_id][index]
@@ -85,37 +119,43 @@ def _sweep(scene: Scene, sensor_id: str, index: int, rows: npt.NDArray[np.int64]
     b[:, 6] = wb[:, 6] + np.arctan2(r[1, 0], r[0, 0])
     rng = np.hypot(b[:, 0], b[:, 1])
     pts = sweep.points
-    ring_sel = np.flatnonzero(rng <= g.ground_max_range_m)
-    ring = b[ring_sel].copy()
-    ring[:, 3:5] += 2 * g.ground_ring_m
-    ring[:, 2] -= 1.0
-    ring[:, 5] += 6.0
-    res = points_in_boxes_counts(pts, np.concatenate([b, ring]).astype(np.float32))
     m = b.shape[0]
-    counts = res.counts[:m]
+    body = b.copy()  # the lowest 0.2 m left out: ground returns are not the object's points
+    lift = np.minimum(0.2, 0.5 * b[:, 5])
+    body[:, 2] += lift / 2
+    body[:, 5] -= lift
+    first = points_in_boxes(pts, body.astype(np.float32))
+    counts = np.bincount(first[first >= 0], minlength=m).astype(np.int32)  # overlaps count once
     ev["n_points"][rows] = counts
     ev["range_m"][rows] = rng
     ev["bottom_z"][rows] = b[:, 2] - b[:, 5] / 2
-    for j, k in enumerate(ring_sel):
-        idx = res.points_of(m + j)
-        if idx.size >= g.ground_min_points:
-            ev["ground_z"][rows[k]] = np.quantile(pts[idx, 2], g.ground_quantile)
-    cand = np.flatnonzero((counts < _NEAR_EMPTY) & (rng <= g.empty_max_range_m) & (rng > 1.0))
-    ev["n_through"][rows[np.flatnonzero(rng <= g.empty_max_range_m)]] = 0
+    ring_sel = np.flatnonzero((rng <= g.ground_max_range_m) & (rng >= g.ground_min_range_m))
+    if ring_sel.size:
+        ring = b[ring_sel].copy()
+        ring[:, 3:5] += 2 * g.ground_ring_m
+        ring[:, 2] -= 1.0
+        ring[:, 5] += 6.0
+        sub = pts[::_GROUND_STRIDE][first[::_GROUND_STRIDE] < 0]  # not inside any labelled box
+        res = points_in_boxes_counts(sub, ring.astype(np.float32))
+        q = g.ground_quantile
+        for j, k in enumerate(ring_sel):
+            z = sub[res.points_of(j), 2]
+            if z.size >= g.ground_min_points:
+                kk = int(q * (z.size - 1))
+                gz = np.partition(z, kk)[kk]
+                # support: a flat patch of ground around the estimate, not a few low stray returns
+                if np.count_nonzero(np.abs(z - gz) <= 0.2) >= g.ground_min_points:
+                    ev["ground_z"][rows[k]] = gz
+    near = np.flatnonzero((rng <= g.empty_max_range_m) & (rng > 1.0))
+    ev["n_through"][rows[near]] = 0
+    ev["n_blocked"][rows[near]] = 0
+    cand = near[counts[near] < _NEAR_EMPTY]
     if cand.size == 0:
         return
-    u = b[cand, :2] / rng[cand, None]
-    half = 0.5 * np.hypot(b[cand, 3], b[cand, 4])
-    shadow = np.empty((cand.size, 7))
-    shadow[:, :2] = b[cand, :2] + u * (_SHADOW_M / 2)
-    shadow[:, 2] = b[cand, 2]
-    shadow[:, 3] = _SHADOW_M + 2 * half
-    shadow[:, 4] = 2 * half
-    shadow[:, 5] = b[cand, 5] + 12.0
-    shadow[:, 6] = np.arctan2(u[:, 1], u[:, 0])
-    sh = points_in_boxes_counts(pts, shadow.astype(np.float32))
-    for j, k in enumerate(cand):
-        ev["n_through"][rows[k]] = _through(pts[sh.points_of(j)], b[k], g.core_shrink)
+    order, start = _azimuth_index(pts)
+    for k in cand:
+        idx = _sector(b[k], order, start)
+        ev["n_through"][rows[k]], ev["n_blocked"][rows[k]] = _through(pts[idx], b[k], g.core_shrink)
 
 
 def _compute(scene: Scene) -> LidarEvidence:
@@ -123,6 +163,7 @@ def _compute(scene: Scene) -> LidarEvidence:
     ev = {
         "n_points": np.full(n, -1, np.int32),
         "n_through": np.full(n, -1, np.int32),
+        "n_blocked": np.full(n, -1, np.int32),
         "range_m": np.full(n, np.nan),
         "bottom_z": np.full(n, np.nan),
         "ground_z": np.full(n, np.nan),

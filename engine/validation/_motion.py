@@ -87,3 +87,22 @@ def runs(mask: npt.NDArray[np.bool_]) -> list[tuple[int, int]]:
 def heading_steps(yaw: F64) -> F64:
     """Signed heading change between consecutive keyframes, wrapped to [-pi, pi)."""
     return np.asarray(wrap_angle(np.diff(yaw)), dtype=np.float64)
+
+
+def box_at(scene: Scene, index: int, t_us: int) -> tuple[F64, F64] | None:
+    """Track ``index`` at ``t_us``: world box (7,) and centre velocity (3,) [m/s], or None outside its span.
+
+    Linear between the bracketing keyframes (yaw along the short arc); the velocity is that segment's.
+    """
+    ts = scene.tracks[index].timestamps_us
+    if t_us < ts[0] or t_us > ts[-1]:
+        return None
+    b = scene.boxes[index]
+    if ts.size == 1:
+        return b[0].copy(), np.zeros(3)
+    j = int(np.clip(np.searchsorted(ts, t_us, side="right") - 1, 0, ts.size - 2))
+    dt = float(ts[j + 1] - ts[j])
+    a = (t_us - ts[j]) / dt
+    out = b[j] + a * (b[j + 1] - b[j])
+    out[6] = b[j, 6] + a * float(wrap_angle(b[j + 1, 6] - b[j, 6]))
+    return out, (b[j + 1, :3] - b[j, :3]) / (dt * 1e-6)

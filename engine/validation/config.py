@@ -53,6 +53,8 @@ class ClassPrior(_Model):
     max_accel_mps2: float = Field(gt=0)
     max_yaw_rate_rps: float | None = Field(None, gt=0)
     heading_follows_motion: bool = False
+    solid: bool = False
+    """Lidar cannot see through the object's body (the see-through test of empty boxes applies)."""
 
     @model_validator(mode="after")
     def _check(self) -> ClassPrior:
@@ -85,13 +87,15 @@ class GeometryConfig(_Model):
     core_shrink: float = Field(0.7, gt=0, le=1)
     ground_ring_m: float = Field(2.5, gt=0)
     ground_quantile: float = Field(0.1, ge=0, le=1)
-    ground_min_points: int = Field(30, ge=1)
+    ground_min_points: int = Field(16, ge=1)
     ground_max_range_m: float = Field(50.0, gt=0)
+    ground_min_range_m: float = Field(6.0, ge=0)
     sunk_m: float = Field(0.6, gt=0)
     floating_m: float = Field(0.8, gt=0)
+    absolute_ground_m: float = Field(2.5, gt=0)
     overlap_iou_3d: float = Field(0.15, gt=0, le=1)
-    max_range_m: float = Field(150.0, gt=0)
-    camera_max_range_m: float = Field(150.0, gt=0)
+    max_range_m: float = Field(250.0, gt=0)
+    camera_max_range_m: float = Field(250.0, gt=0)
 
 
 class TemporalConfig(_Model):
@@ -115,7 +119,7 @@ class FusionConfig(_Model):
     """Thresholds of the fusion rules (radar, 2D boxes, attributes across modalities)."""
 
     radar_residual_mps: float = Field(2.0, gt=0)
-    radar_min_points: int = Field(2, ge=1)
+    radar_min_points: int = Field(3, ge=1)
     radar_box_margin_m: float = Field(0.5, ge=0)
     box2d_min_iou: float = Field(0.5, gt=0, le=1)
     box2d_min_visible: float = Field(0.5, ge=0, le=1)
@@ -225,5 +229,7 @@ def load_config(source: str | Path | Mapping[str, Any] | None = None) -> Validat
     except (OSError, yaml.YAMLError) as exc:
         raise InvalidInputError(f"cannot read validation config {str(path)!r}: {exc}") from None
     if not isinstance(over, Mapping):
-        raise InvalidInputError(f"validation config {str(path)!r} must hold a mapping, got {type(over).__name__}")
+        raise InvalidInputError(
+            f"validation config {str(path)!r} must hold a mapping, got {type(over).__name__}"
+        )
     return _parse(_merge(base, over), repr(str(path)))

@@ -20,7 +20,7 @@ __all__ = ["Finding", "Severity", "findings_from_json", "findings_to_json"]
 
 
 class Severity(enum.Enum):
-    """How serious a finding is: ``error`` blocks a submission, ``warning`` asks for a look, ``info`` notes."""
+    """How serious a finding is: ``error`` blocks a submission, ``warning`` asks for a look, ``info``."""
 
     ERROR = "error"
     WARNING = "warning"
@@ -97,7 +97,7 @@ class Finding:
         return self.rule.split(".", 1)[0]
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-safe dict with the keys ``rule, severity, track_id, timestamp, sensor, message, value, threshold``."""
+        """JSON-safe dict: ``rule, severity, track_id, timestamp, sensor, message, value, threshold``."""
         return {
             "rule": self.rule,
             "severity": self.severity.value,

@@ -110,7 +110,9 @@ def parse_annotations(annotations: Annotations | Mapping[str, Any]) -> ParsedAnn
         try:
             tracks.append(_record_from_dict(d))
         except (KeyError, ValueError, TypeError) as exc:
-            bad.append((f"tracks[{i}] ({d.get('track_id', '?') if isinstance(d, Mapping) else '?'})", repr(exc)))
+            bad.append(
+                (f"tracks[{i}] ({d.get('track_id', '?') if isinstance(d, Mapping) else '?'})", repr(exc))
+            )
     for i, d in enumerate(annotations.get("links", [])):
         try:
             links.append(

@@ -90,7 +90,9 @@ def select_rules(selection: Iterable[str] | None, disabled: Iterable[str] = ()) 
         elif n in FAMILIES:
             chosen.extend(r for r in RULES if RULES[r].family == n)
         else:
-            raise InvalidInputError(f"unknown rule or family {n!r}; expected one of {list(FAMILIES) + list(RULES)}")
+            raise InvalidInputError(
+                f"unknown rule or family {n!r}; expected one of {list(FAMILIES) + list(RULES)}"
+            )
     off = set(disabled)
     for n in off:
         if n not in RULES and n not in FAMILIES:

@@ -30,7 +30,9 @@ def unique_ids(scene: Scene) -> Iterator[Finding]:
     counts = Counter(r.track_id for r in scene.parsed.tracks)
     for tid, n in counts.items():
         if n > 1:
-            yield finding("schema.unique_ids", f"track id {tid!r} is used by {n} tracks", track_id=tid, value=n)
+            yield finding(
+                "schema.unique_ids", f"track id {tid!r} is used by {n} tracks", track_id=tid, value=n
+            )
 
 
 @register("schema.monotonic_timestamps", "error", "keyframe timestamps must increase strictly")
@@ -80,7 +82,8 @@ def unit_quaternions(scene: Scene) -> Iterator[Finding]:
             i = int(np.argmax(bad))
             yield finding(
                 "schema.unit_quaternions",
-                f"{int(bad.sum())} keyframe(s) with |q| != 1, first keyframe {i} (| |q| - 1 | = {err[i]:.3g})",
+                f"{int(bad.sum())} keyframe(s) with |q| != 1, first keyframe {i} "
+                f"(| |q| - 1 | = {err[i]:.3g})",
                 track_id=r.track_id,
                 timestamp_us=int(r.timestamps_us[i]),
                 value=float(err[i]),
@@ -129,8 +132,10 @@ def known_attributes(scene: Scene) -> Iterator[Finding]:
     class_attrs = set(scene.config.class_attribute_names)
     labels = set(tax.labels)
     for r in scene.parsed.tracks:
-        pairs = [(k, v, None) for k, v in r.static_attributes.items()]
-        pairs += [(a.name, v, t) for a in r.attributes for v, t in zip(a.values, a.timestamps_us, strict=False)]
+        pairs: list[tuple[str, str, int | None]] = [(k, v, None) for k, v in r.static_attributes.items()]
+        pairs += [
+            (a.name, v, t) for a in r.attributes for v, t in zip(a.values, a.timestamps_us, strict=False)
+        ]
         for key, value, t in pairs:
             if key in class_attrs:
                 ok, what = value in labels, f"class value {value!r}"

@@ -1,5 +1,8 @@
-"""Temporal rules on one track's keyframes: size drift, heading flips/jumps, heading vs motion, speed,
-acceleration, yaw rate, teleports. Limits per class come from the config's class priors."""
+"""Temporal rules on one track's keyframes.
+
+Size drift, heading flips/jumps, heading vs motion, speed, acceleration, yaw rate, teleports. Limits per
+class come from the config's class priors.
+"""
 
 from __future__ import annotations
 
@@ -65,7 +68,11 @@ def _heading(scene: Scene, flips: bool) -> Iterator[Finding]:
             if not big[k]:
                 k += 1
                 continue
-            single = k + 1 < d.size and big[k + 1] and abs((d[k] + d[k + 1] + np.pi) % (2 * np.pi) - np.pi) < thr[k]
+            single = (
+                k + 1 < d.size
+                and big[k + 1]
+                and abs((d[k] + d[k + 1] + np.pi) % (2 * np.pi) - np.pi) < thr[k]
+            )
             is_flip = abs(d[k]) > cfg.heading_flip_rad
             if is_flip == flips:
                 what = "one keyframe" if single else "from this keyframe on"
@@ -94,8 +101,8 @@ def heading_vs_motion(scene: Scene) -> Iterator[Finding]:
             k = s + int(np.argmax(ang[s:e]))
             yield finding(
                 "temporal.heading_vs_motion",
-                f"heading is {np.degrees(ang[k]):.0f} deg off the direction of motion at {m.speed[k]:.1f} m/s "
-                f"over {e - s} keyframe(s)",
+                f"heading is {np.degrees(ang[k]):.0f} deg off the direction of motion at "
+                f"{m.speed[k]:.1f} m/s over {e - s} keyframe(s)",
                 track_id=scene.tracks[i].track_id,
                 timestamp_us=_t(scene, i, s),
                 value=float(ang[k]),

@@ -82,7 +82,7 @@ def class_change(scene: Scene) -> Iterator[Finding]:
 def _extrapolate(b: np.ndarray, t: np.ndarray, k: int, t_new: float) -> np.ndarray:
     """Constant-velocity BEV prediction at ``t_new`` from keyframes k-1 and k."""
     v = (b[k, :2] - b[k - 1, :2]) / (t[k] - t[k - 1])
-    return b[k, :2] + v * (t_new - t[k])
+    return np.asarray(b[k, :2] + v * (t_new - t[k]))
 
 
 @register("temporal.id_switch", "error", "a track jumps onto another track's path (swapped ids)")

@@ -116,7 +116,9 @@ class Scene:
         ]
         n = [len(t) for t in self.tracks]
         self.kf_track: I64 = np.repeat(np.arange(len(n), dtype=np.int64), n)
-        self.kf_index: I64 = np.concatenate([np.arange(k, dtype=np.int64) for k in n]) if n else np.zeros(0, np.int64)
+        self.kf_index: I64 = (
+            np.concatenate([np.arange(k, dtype=np.int64) for k in n]) if n else np.zeros(0, np.int64)
+        )
         self.kf_time: I64 = (
             np.concatenate([t.timestamps_us for t in self.tracks]) if n else np.zeros(0, np.int64)
         )

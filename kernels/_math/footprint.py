@@ -14,7 +14,7 @@ Sample layout of one (box, camera) pair, ``K`` samples per edge and a ``G x G`` 
   ``2 (f & 1) - 1``), cell ``c`` at unit coordinates ``((c % G) + 0.5) / G * 2 - 1`` and
   ``((c // G) + 0.5) / G * 2 - 1`` on the two other axes in axis order.
 
-A sample is **valid** when the camera model projects it validly (``project_point``'s ``ok``) and its
+A sample is **valid** when the camera model projects it validly (``project_model``'s ``ok``) and its
 depth (``point_depth``: ``z`` for brown_conrady, the range otherwise) is at least ``near``: the near
 plane of a pinhole camera, a near sphere for the wide-angle models. An invalid edge sample next to a
 valid one along its edge is **clipped**: moved by bisection onto the boundary of the valid domain
@@ -22,12 +22,23 @@ valid one along its edge is **clipped**: moved by bisection onto the boundary of
 ends where the camera stops seeing it and projected edges curve as the lens bends them.
 
 Boxes are the float64 parameter rows of :func:`kernels._box_host.box_params` (yaw-only, z-up frame).
+
+``project_model(intr, x, y, z) -> (u, v, ok)`` is not defined here: :func:`compile_group` binds it to
+one camera model's projector, so each compiled kernel holds a single model (compiling the generic
+nine-model switch into every call site took minutes).
 """
 
 from __future__ import annotations
 
+import types
+from collections.abc import Callable
+from typing import Any
+
+from kernels._jit import project_function_names
+from kernels._math import camera as _camera_math
 from kernels._math.camera import DEVICE_FUNCTIONS as _CAMERA
-from kernels._math.camera import in_image, point_depth, project_point
+from kernels._math.camera import in_image, point_depth
+from kernels._math.retarget import retarget
 from kernels._math.transform import apply_rt
 
 #: Edges and faces of a box.
@@ -83,7 +94,7 @@ def camera_point(  # type: ignore[no-untyped-def]
 ) -> tuple[float, float, float, float, float, float, bool]:
     """Move a point into the camera and project it: ``(u, v, depth, xc, yc, zc, valid)``."""
     xc, yc, zc = apply_rt(rt, x, y, z)
-    u, v, ok = project_point(model_id, intr, xc, yc, zc)
+    u, v, ok = project_model(intr, xc, yc, zc)  # noqa: F821 - bound by compile_group
     d = point_depth(model_id, xc, yc, zc)
     return u, v, d, xc, yc, zc, ok & (d >= near)
 
@@ -177,18 +188,21 @@ def sample_count(k_edge: int, grid: int) -> int:
     return N_EDGES * k_edge + N_FACES * grid * grid
 
 
-#: Every function to compile as one group (camera and transform math included).
-DEVICE_FUNCTIONS = (
-    *_CAMERA,
-    apply_rt,
-    edge_unit,
-    face_unit,
-    box_point,
-    camera_point,
-    edge_valid,
-    footprint_sample,
-    sample_count,
-)
+#: This module's functions (compile them with :func:`compile_group`, which adds the camera math).
+DEVICE_FUNCTIONS = (edge_unit, face_unit, box_point, camera_point, edge_valid, footprint_sample, sample_count)
+
+
+def compile_group(model_id: int, wrap: Callable[[Callable[..., Any]], Any]) -> dict[str, Any]:
+    """Compile the footprint math for one camera model: ``{name: wrap(f)}`` (see ``retarget``).
+
+    ``project_model`` is bound to the model's ``project_<model>`` function (or, for a model without
+    one, never the case today, a ``KeyError`` names the id).
+    """
+    name = project_function_names()[model_id]
+    proj = getattr(_camera_math, name)
+    bound = types.FunctionType(proj.__code__, proj.__globals__, "project_model", proj.__defaults__)
+    bound.__annotations__ = dict(proj.__annotations__)
+    return retarget((*_CAMERA, apply_rt, *DEVICE_FUNCTIONS, bound), wrap)
 
 __all__ = [
     "BISECT_STEPS",
@@ -201,6 +215,7 @@ __all__ = [
     "N_FACES",
     "box_point",
     "camera_point",
+    "compile_group",
     "edge_unit",
     "edge_valid",
     "face_unit",

@@ -170,3 +170,35 @@ def test_unknown_sensor_and_camera_are_named(log: Log) -> None:
         deskew_sweep(log, "radar_x", 0)
     with pytest.raises(InvalidInputError, match="camera_ids: 'pandar64' is not a camera stream"):
         project_points(log, np.zeros((1, 3), np.float32), ref_time_us=_t(log, 40), camera_ids=[LIDAR])
+
+
+def test_fuse_frame_adds_radar_with_doppler_compensated_for_ego_motion(log: Log) -> None:
+    from calibration.se3 import SE3
+    from engine.log import Stream
+    from engine.sensors import Sensor, SensorKind
+    from engine.sweeps import RadarSweep
+
+    t40 = _t(log, 40)
+    t41 = _t(log, 41)
+    p, _ = log.trajectory.poses_at([t40, t41])  # the kernel's velocity: constant over this segment
+    speed = float(np.linalg.norm(p[1] - p[0]) / ((t41 - t40) * 1e-6))
+    assert speed > 2.5
+    # static targets straight ahead / 30° left of a forward-looking radar at the ego origin
+    pts = np.array([[20.0, 0.0, 0.0], [17.32, 10.0, 0.0]], np.float32)
+    measured = -speed * np.array([1.0, np.cos(np.radians(30))], np.float32)  # closing in: negative
+    sweep = RadarSweep(
+        "radar_front", t40 + 10_000, pts, measured, np.zeros(2, np.float32), np.zeros(2, np.int32)
+    )
+    radar = Sensor("radar_front", SensorKind.RADAR, SE3.identity())
+    with_radar = dataclasses.replace(
+        log,
+        sensors={**log.sensors, "radar_front": radar},
+        radar={"radar_front": Stream.from_items("radar_front", [sweep])},
+    )
+    shared = fuse_frame(with_radar, t40)
+    assert shared.sensor_ids == (LIDAR, "radar_front")
+    n = len(_sweep40(log))
+    assert shared.starts.tolist() == [0, n, n + 2] and shared.sensor_index[n:].tolist() == [1, 1]
+    assert np.isnan(shared.radial_velocity[:n]).all()
+    np.testing.assert_allclose(shared.radial_velocity[n:], 0.0, atol=0.03)  # static: ~0 over ground
+    assert not np.allclose(measured, 0.0, atol=0.1)

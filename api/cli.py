@@ -1,0 +1,118 @@
+"""Command-line entry points of the service: ``serve`` and API-key administration.
+
+``engine.cli`` must not import ``api`` at import time; its ``fusionlabel serve`` command imports this
+module lazily and calls :func:`serve`. Standalone: ``python -m api.cli serve --port 8000``.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from api.settings import Settings
+from api.store import ConflictError, Store
+
+__all__ = ["app", "create_key", "serve"]
+
+logger = logging.getLogger(__name__)
+
+app = typer.Typer(name="fusionlabel-api", no_args_is_help=True, pretty_exceptions_enable=False)
+
+
+def _settings(data_root: Path | None, **overrides: Any) -> Settings:
+    base = Settings()
+    values = base.model_dump()
+    if data_root is not None:
+        values["data_root"] = data_root
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return Settings(**values)
+
+
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    data_root: Path | None = None,
+    workers: int | None = None,
+    log_level: str = "info",
+) -> None:
+    """Serve the API with uvicorn (one process; ``workers`` job threads inside it).
+
+    Parameters
+    ----------
+    host : str
+        Interface to bind; loopback by default.
+    port : int
+        TCP port (0 picks a free one).
+    data_root : Path, optional
+        Store, uploads and logs; ``FUSIONLABEL_DATA_ROOT`` or ``./fusionlabel-data`` when omitted.
+    workers : int, optional
+        Job worker threads (``FUSIONLABEL_JOBS__WORKERS``, default 1).
+    log_level : str
+        uvicorn log level.
+    """
+    import uvicorn
+
+    from api.main import create_app
+
+    settings = _settings(data_root, host=host, port=port)
+    if workers is not None:
+        settings = Settings(**{**settings.model_dump(), "jobs": {**settings.jobs.model_dump(), "workers": workers}})
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=log_level,
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )
+
+
+def create_key(data_root: Path | None, tenant: str) -> tuple[str, str, str]:
+    """Create ``tenant`` when new and a fresh API key for it.
+
+    Returns
+    -------
+    (str, str, str)
+        Tenant id, the plain API key (shown once; only its digest is stored) and the tenant's webhook
+        signing secret.
+    """
+    settings = _settings(data_root)
+    store = Store(settings.state_dir, settings.pepper)
+    try:
+        try:
+            record = store.tenants.create(tenant)
+        except ConflictError:
+            record = store.tenants.by_name(tenant)
+        return record.id, store.tenants.create_key(record.id), record.webhook_secret
+    finally:
+        store.close()
+
+
+@app.command("serve")
+def _serve_cmd(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    data_root: Annotated[Path | None, typer.Option(help="Data root (store, uploads, logs).")] = None,
+    workers: Annotated[int | None, typer.Option(help="Job worker threads.")] = None,
+    log_level: Annotated[str, typer.Option(help="Log level.")] = "info",
+) -> None:
+    """Serve the API (default 127.0.0.1:8000)."""
+    serve(host, port, data_root, workers, log_level)
+
+
+@app.command("create-key")
+def _create_key_cmd(
+    tenant: Annotated[str, typer.Argument(help="Tenant name (created when new).")],
+    data_root: Annotated[Path | None, typer.Option(help="Data root.")] = None,
+) -> None:
+    """Create an API key (printed once) for a tenant."""
+    tenant_id, key, secret = create_key(data_root, tenant)
+    typer.echo(f"tenant_id={tenant_id}\napi_key={key}\nwebhook_secret={secret}")
+
+
+if __name__ == "__main__":
+    app()

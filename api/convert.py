@@ -1,0 +1,190 @@
+"""Schemas <-> engine values and store records (no math: the engine validates and computes)."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+
+from api.schemas import (
+    AttemptPublic,
+    CuboidCreate,
+    CuboidPublic,
+    CuboidSeriesCreate,
+    CuboidSeriesPublic,
+    DeliveryPublic,
+    FrameName,
+    JobPublic,
+    JobStateName,
+    LogPublic,
+    SnapCreate,
+    SnapReportPublic,
+)
+from api.store import Delivery, DeliveryAttempt, JobRecord, LogRecord
+from api.schemas.quality import TrackKeyframesCreate
+from engine import CoordinateFrame, CuboidTrack
+from engine.service import CuboidPath, PoseFrame, SnapConfig, SnapResult
+
+__all__ = [
+    "cuboid_public",
+    "delivery_public",
+    "job_public",
+    "log_public",
+    "path_from_cuboid",
+    "path_from_series",
+    "series_public",
+    "snap_config",
+    "snap_public",
+    "track_from_keyframes",
+]
+
+
+def _frame(name: FrameName) -> PoseFrame:
+    return PoseFrame(name.value)
+
+
+def path_from_series(series: CuboidSeriesCreate) -> CuboidPath:
+    """A :class:`CuboidPath` from columns (the engine checks order, unit quaternions and sizes)."""
+    if series.yaws is not None:
+        boxes = [(*c, *s, y) for c, s, y in zip(series.centers, series.sizes, series.yaws, strict=True)]
+        return CuboidPath.from_boxes(series.timestamps_us, boxes, series.confidence, _frame(series.frame))
+    return CuboidPath(
+        series.timestamps_us,  # type: ignore[arg-type]
+        series.centers,  # type: ignore[arg-type]
+        series.sizes,  # type: ignore[arg-type]
+        series.rotations_wxyz,  # type: ignore[arg-type]
+        series.confidence,  # type: ignore[arg-type]
+        _frame(series.frame),
+    )
+
+
+def track_from_keyframes(track: TrackKeyframesCreate) -> CuboidTrack:
+    """An :class:`engine.CuboidTrack` (the engine checks order, unit quaternions and sizes)."""
+    frame = CoordinateFrame(track.frame.value)
+    if track.yaws is not None:
+        boxes = [(*c, *s, y) for c, s, y in zip(track.centers, track.sizes, track.yaws, strict=True)]
+        return CuboidTrack.from_boxes(
+            track.track_id, track.label, track.timestamps_us, boxes, frame, confidence=track.confidence
+        )
+    return CuboidTrack(
+        track.track_id,
+        track.label,
+        frame,
+        track.timestamps_us,  # type: ignore[arg-type]
+        track.centers,  # type: ignore[arg-type]
+        track.sizes,  # type: ignore[arg-type]
+        track.rotations_wxyz,  # type: ignore[arg-type]
+        track.confidence,  # type: ignore[arg-type]
+    )
+
+
+def path_from_cuboid(cuboid: CuboidCreate) -> CuboidPath:
+    """A one-cuboid path."""
+    if cuboid.yaw is not None:
+        return CuboidPath.from_boxes([cuboid.timestamp_us], [(*cuboid.center, *cuboid.size, cuboid.yaw)], None, _frame(cuboid.frame))
+    return CuboidPath(
+        [cuboid.timestamp_us],  # type: ignore[arg-type]
+        [cuboid.center],  # type: ignore[arg-type]
+        [cuboid.size],  # type: ignore[arg-type]
+        [cuboid.rotation_wxyz],  # type: ignore[arg-type]
+        None,
+        _frame(cuboid.frame),
+    )
+
+
+def series_public(path: CuboidPath) -> CuboidSeriesPublic:
+    """Columns of a path."""
+    return CuboidSeriesPublic(
+        timestamps_us=path.timestamps_us.tolist(),
+        centers=path.centers.tolist(),
+        sizes=path.sizes.tolist(),
+        rotations_wxyz=path.rotations_wxyz.tolist(),
+        yaws=path.yaws.tolist(),
+        confidence=[] if path.confidence is None else path.confidence.tolist(),
+        frame=FrameName(path.frame.value),
+    )
+
+
+def cuboid_public(path: CuboidPath, index: int = 0) -> CuboidPublic:
+    """One cuboid of a path."""
+    return CuboidPublic(
+        timestamp_us=int(path.timestamps_us[index]),
+        center=tuple(path.centers[index].tolist()),
+        size=tuple(path.sizes[index].tolist()),
+        rotation_wxyz=tuple(path.rotations_wxyz[index].tolist()),
+        yaw=float(path.yaws[index]),
+        frame=FrameName(path.frame.value),
+    )
+
+
+def snap_config(snap: SnapCreate | None) -> SnapConfig | None:
+    """Engine snap bounds from the request (defaults for the rest)."""
+    if snap is None:
+        return None
+    return SnapConfig(max_shift_m=snap.max_shift_m, max_yaw_rad=snap.max_yaw_rad)
+
+
+def snap_public(result: SnapResult) -> SnapReportPublic:
+    """Per-cuboid snap report (NaN residuals become null)."""
+    return SnapReportPublic(
+        snapped=result.snapped.tolist(),
+        needs_keyframe=result.needs_keyframe.tolist(),
+        residual_m=[None if math.isnan(r) else r for r in result.residual_m.tolist()],
+        shift_m=result.shift_m.tolist(),
+        yaw_change_rad=result.yaw_change_rad.tolist(),
+        n_points=result.n_points.tolist(),
+    )
+
+
+def _when(t: float | None) -> datetime | None:
+    return None if t is None else datetime.fromtimestamp(t, UTC)
+
+
+def job_public(job: JobRecord) -> JobPublic:
+    """The public view of a job."""
+    return JobPublic(
+        id=job.id,
+        kind=job.kind,
+        state=JobStateName(job.state.value),
+        progress=job.progress,
+        stage=job.stage,
+        attempts=job.attempts,
+        cancel_requested=job.cancel_requested,
+        error=job.error,
+        idempotency_key=job.idempotency_key,
+        created_at=datetime.fromtimestamp(job.created_at, UTC),
+        updated_at=datetime.fromtimestamp(job.updated_at, UTC),
+        started_at=_when(job.started_at),
+        finished_at=_when(job.finished_at),
+        results_url=f"/v1/jobs/{job.id}/results" if job.state.value == "succeeded" else None,
+    )
+
+
+def log_public(rec: LogRecord) -> LogPublic:
+    """The public view of a log (its server path is not disclosed)."""
+    return LogPublic(
+        id=rec.id,
+        name=rec.name,
+        source=rec.source,
+        summary=rec.summary,
+        created_at=datetime.fromtimestamp(rec.created_at, UTC),
+    )
+
+
+def delivery_public(delivery: Delivery, attempts: list[DeliveryAttempt]) -> DeliveryPublic:
+    """A webhook delivery with its attempts."""
+    return DeliveryPublic(
+        id=delivery.id,
+        event=delivery.event,
+        url=delivery.url,
+        state=delivery.state.value,
+        attempts=[
+            AttemptPublic(
+                attempt=a.attempt,
+                at=datetime.fromtimestamp(a.at, UTC),
+                status_code=a.status_code,
+                error=a.error,
+                duration_ms=a.duration_ms,
+            )
+            for a in attempts
+        ],
+    )

@@ -1,0 +1,40 @@
+"""``POST /v1/interpolate``: keyframes -> cuboids at timestamps (optionally snapped to a log's lidar)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.convert import path_from_series, series_public, snap_config, snap_public
+from api.deps import LimitsDep, LogsDep, TenantDep, check_limit
+from api.errors import PROBLEM_RESPONSES
+from api.schemas import InterpolateCreate, InterpolatePublic
+from engine.service import OutOfRange, PoseFrame, PositionMethod, interpolate_cuboids
+
+router = APIRouter(prefix="/v1", tags=["annotate"], responses=PROBLEM_RESPONSES)
+
+
+@router.post("/interpolate", summary="Interpolate a track's keyframes")
+def interpolate(body: InterpolateCreate, tenant: TenantDep, limits: LimitsDep, logs: LogsDep) -> InterpolatePublic:
+    """Cuboids of one track at ``timestamps_us``: cubic Hermite centres, slerped rotations, linear sizes.
+
+    With ``log_id`` the log's ego poses convert ego-frame keyframes or output; with ``snap`` each cuboid
+    is also refit to the lidar sweep nearest its timestamp (bounded move, never a heading flip) and the
+    report flags frames that need a keyframe.
+    """
+    check_limit("keyframes", len(body.keyframes.timestamps_us), limits.max_keyframes)
+    check_limit("timestamps_us", len(body.timestamps_us), limits.max_timestamps)
+    log = logs.get(tenant, body.log_id) if body.log_id is not None else None
+    result = interpolate_cuboids(
+        path_from_series(body.keyframes),
+        body.timestamps_us,
+        output_frame=None if body.output_frame is None else PoseFrame(body.output_frame.value),
+        method=PositionMethod(body.method.value),
+        out_of_range=OutOfRange(body.out_of_range.value),
+        log=log,
+        snap=snap_config(body.snap),
+        lidar_id=body.snap.lidar_id if body.snap else None,
+        max_gap_us=body.snap.max_gap_us if body.snap else 0,
+    )
+    return InterpolatePublic(
+        cuboids=series_public(result.path), snap=None if result.snap is None else snap_public(result.snap)
+    )
