@@ -14,13 +14,14 @@ from fastapi import Depends, HTTPException, Request, Security
 from fastapi.security import APIKeyHeader
 
 from api.logcache import LogCache
-from api.settings import LimitsConfig, Settings, get_settings
+from api.settings import LimitsConfig, Settings
 from api.store import Store
 from api.webhooks import WebhookSender
 from api.worker import JobWorker
 
 __all__ = [
     "LimitsDep",
+    "app_settings",
     "LogsDep",
     "Service",
     "ServiceDep",
@@ -68,7 +69,16 @@ async def get_logs(service: ServiceDep) -> LogCache:
 
 LogsDep = Annotated[LogCache, Depends(get_logs)]
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+async def app_settings(service: ServiceDep) -> Settings:
+    """The settings the app was built with (``create_app(settings)``; :func:`get_settings` by default).
+
+    Read from the app rather than overriding ``get_settings`` per app: FastAPI re-analyses overridden
+    dependencies on every request, which costs more than the interpolation itself.
+    """
+    return service.settings
+
+
+SettingsDep = Annotated[Settings, Depends(app_settings)]
 
 
 async def get_limits(settings: SettingsDep) -> LimitsConfig:

@@ -88,7 +88,6 @@ def create_app(settings: Settings | None = None, *, start_workers: bool = True) 
         dependencies=[Depends(reject_unknown_query)],
     )
     app.state.service = service
-    app.dependency_overrides[get_settings] = lambda: cfg
     install_error_handlers(app)
     app.add_middleware(
         RequestGuard,

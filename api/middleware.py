@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -57,10 +58,15 @@ def _depth_ok(value: Any, limit: int) -> bool:
     return True
 
 
+_BIG_EXPONENT = re.compile(rb"[eE][+-]?0*[0-9]{3,}")
+"""Only numbers with a 3-digit exponent can overflow a float64; others skip the per-float hook."""
+
+
 def check_json(body: bytes, max_depth: int) -> None:
     """Raise :class:`BadJson` unless ``body`` is strict, finite JSON nested at most ``max_depth`` deep."""
+    hook = _finite_float if _BIG_EXPONENT.search(body) else None
     try:
-        value = json.loads(body, parse_constant=_constant, parse_float=_finite_float)
+        value = json.loads(body, parse_constant=_constant, parse_float=hook)
     except BadJson:
         raise
     except RecursionError:

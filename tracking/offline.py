@@ -4,9 +4,11 @@
 
     online tracker forward in time, and again backward (time reversed)
     keep the detection-to-detection links both passes agree on -> fragments
-    stitch fragments across short gaps (constant-velocity extrapolation both ways, optimal assignment)
+    stitch fragments across short gaps by motion consistency (tracking.stitching: Kalman end states of
+        each fragment, a track-to-track test on position and velocity, optimal assignment)
     drop tracks with fewer than ``min_detections`` detections
-    smooth each track over its span (tracking.smoothing: RTS, one size, heading, parked objects)
+    smooth each track over its span with its class's motion model (tracking.smoothing: RTS, one size,
+        heading, parked objects)
 
 and returns world-frame cuboid paths with one cuboid per frame of each track's span and per-frame
 confidence (every frame a keyframe; thin them with :func:`tracking.interpolation.interpolate`-aware tools
@@ -20,10 +22,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
-from scipy.optimize import linear_sum_assignment
 
 from kernels.errors import InvalidInputError
 from tracking.smoothing import SmoothedTrack, SmoothingConfig, smooth_track
+from tracking.stitching import StitchConfig, stitch_fragments
 from tracking.tracker import Detections, OnlineTracker, TrackerConfig
 
 __all__ = ["OfflineConfig", "RefinedTrack", "refine_offline"]
@@ -43,21 +45,14 @@ class OfflineConfig:
         Per-track smoothing thresholds.
     min_detections : int
         Tracks with fewer detections are dropped (false positives).
-    max_gap_s : float
-        Longest gap between two fragments that may be stitched [s].
-    stitch_gate_m : float
-        Largest mismatch of the extrapolated ends for a stitch [m], plus ``stitch_gate_mps`` per second
-        of gap.
-    stitch_gate_mps : float
-        Growth of the stitch gate with the gap [m/s].
+    stitch : StitchConfig
+        Gates of fragment stitching (:mod:`tracking.stitching`).
     """
 
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     smoothing: SmoothingConfig = field(default_factory=SmoothingConfig)
     min_detections: int = 3
-    max_gap_s: float = 2.0
-    stitch_gate_m: float = 1.5
-    stitch_gate_mps: float = 1.0
+    stitch: StitchConfig = field(default_factory=StitchConfig)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,53 +118,6 @@ def _fragments(
     return list(groups.values())
 
 
-def _end_state(
-    frames: Sequence[Detections], frag: list[tuple[int, int]], tail: bool
-) -> tuple[float, np.ndarray, np.ndarray]:
-    """Time [s], BEV position and BEV velocity (least squares over up to 5 detections) at one end."""
-    part = frag[-5:] if tail else frag[:5]
-    t = np.array([frames[f].timestamp_us * 1e-6 for f, _ in part])
-    p = np.array([frames[f].boxes[d, :2] for f, d in part])
-    v = np.polyfit(t - t.mean(), p, 1)[0] if len(part) >= 2 else np.zeros(2)
-    i = -1 if tail else 0
-    return float(t[i]), p[i], v
-
-
-def _stitch(
-    frames: Sequence[Detections], frags: list[list[tuple[int, int]]], cfg: OfflineConfig
-) -> list[list[tuple[int, int]]]:
-    """Join fragment ends to later fragment starts (same class, within the gate) by optimal assignment."""
-    cls = [int(frames[frag[0][0]].class_ids[frag[0][1]]) for frag in frags]  # type: ignore[index]
-    ta, pa, va = (np.array(v) for v in zip(*(_end_state(frames, f, True) for f in frags), strict=True))
-    tb, pb, vb = (np.array(v) for v in zip(*(_end_state(frames, f, False) for f in frags), strict=True))
-    gap = tb[None, :] - ta[:, None]  # (end a, start b)
-    fwd = pa[:, None, :] + va[:, None, :] * gap[..., None] - pb[None, :, :]
-    bwd = pb[None, :, :] - vb[None, :, :] * gap[..., None] - pa[:, None, :]
-    cost = 0.5 * (np.linalg.norm(fwd, axis=2) + np.linalg.norm(bwd, axis=2))
-    ok = (gap > 0) & (gap <= cfg.max_gap_s) & (np.array(cls)[:, None] == np.array(cls)[None, :])
-    ok &= cost <= cfg.stitch_gate_m + cfg.stitch_gate_mps * gap
-    cost = np.where(ok, cost, np.inf)
-    n = len(frags)
-    rows = np.flatnonzero(np.isfinite(cost).any(axis=1))
-    cols = np.flatnonzero(np.isfinite(cost).any(axis=0))
-    nxt: dict[int, int] = {}
-    if rows.size and cols.size:
-        sub = cost[np.ix_(rows, cols)]
-        r, c = linear_sum_assignment(np.where(np.isfinite(sub), sub, 1e9))
-        for i, j in zip(r, c, strict=True):
-            if np.isfinite(sub[i, j]):
-                nxt[int(rows[i])] = int(cols[j])
-    heads = set(range(n)) - set(nxt.values())
-    out = []
-    for h in sorted(heads):
-        chain, i = list(frags[h]), h
-        while i in nxt:
-            i = nxt[i]
-            chain.extend(frags[i])
-        out.append(sorted(chain))
-    return out
-
-
 def refine_offline(frames: Sequence[Detections], config: OfflineConfig | None = None) -> list[RefinedTrack]:
     """Refine the tracks of a whole log (see the module docstring).
 
@@ -195,7 +143,10 @@ def refine_offline(frames: Sequence[Detections], config: OfflineConfig | None = 
     reverse = [Detections(-f.timestamp_us, f.boxes, f.scores, f.class_ids) for f in reversed(frames)]
     backward = [r.detection_track_ids for r in OnlineTracker(cfg.tracker).run(reverse)][::-1]
     agreed = _links(forward) & _links(backward)  # links are between time-consecutive detections
-    chains = _stitch(frames, _fragments(frames, agreed), cfg)
+    frags = _fragments(frames, agreed)
+    tcfg = cfg.tracker
+    models = [tcfg.model_for(int(frames[fr[0][0]].class_ids[fr[0][1]])) for fr in frags]  # type: ignore[index]
+    chains = stitch_fragments(frames, frags, models, tcfg.obs_std, cfg.stitch)
     tracks: list[RefinedTrack] = []
     for chain in sorted(chains, key=lambda c: c[0]):
         if len(chain) < cfg.min_detections:
@@ -210,9 +161,9 @@ def refine_offline(frames: Sequence[Detections], config: OfflineConfig | None = 
             fr = frames[int(span[i])]
             boxes[i] = fr.boxes[det[i]]
             scores[i] = float(fr.scores[det[i]])  # type: ignore[index]
-        classes = [int(frames[f].class_ids[d]) for f, d in chain]  # type: ignore[index]
+        cls = int(np.bincount([int(frames[f].class_ids[d]) for f, d in chain]).argmax())  # type: ignore[index]
         sm = smooth_track(
-            cfg.tracker.model, times[span], boxes, det >= 0, scores, cfg.tracker.obs_std, cfg.smoothing
+            tcfg.model_for(cls), times[span], boxes, det >= 0, scores, tcfg.obs_std, cfg.smoothing
         )
-        tracks.append(RefinedTrack(len(tracks), int(np.bincount(classes).argmax()), span, det, sm))
+        tracks.append(RefinedTrack(len(tracks), cls, span, det, sm))
     return tracks

@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+from fastapi.concurrency import run_in_threadpool
 
 from api.convert import path_from_series, series_public, snap_config, snap_public
 from api.deps import LimitsDep, LogsDep, TenantDep, check_limit
 from api.errors import PROBLEM_RESPONSES
 from api.schemas import InterpolateCreate, InterpolatePublic
+from engine import Log
 from engine.service import OutOfRange, PoseFrame, PositionMethod, interpolate_cuboids
 
 router = APIRouter(prefix="/v1", tags=["annotate"], responses=PROBLEM_RESPONSES)
 
 
+INLINE_ROWS = 4096
+"""Requests with at most this many keyframes + query times (and no snapping) are computed on the event
+loop (well under a millisecond), sparing a thread hop; larger ones go to the thread pool."""
+
+
 @router.post("/interpolate", summary="Interpolate a track's keyframes")
-def interpolate(body: InterpolateCreate, tenant: TenantDep, limits: LimitsDep, logs: LogsDep) -> InterpolatePublic:
+async def interpolate(
+    body: InterpolateCreate, tenant: TenantDep, limits: LimitsDep, logs: LogsDep
+) -> InterpolatePublic:
     """Cuboids of one track at ``timestamps_us``: cubic Hermite centres, slerped rotations, linear sizes.
 
     With ``log_id`` the log's ego poses convert ego-frame keyframes or output; with ``snap`` each cuboid
@@ -23,7 +32,14 @@ def interpolate(body: InterpolateCreate, tenant: TenantDep, limits: LimitsDep, l
     """
     check_limit("keyframes", len(body.keyframes.timestamps_us), limits.max_keyframes)
     check_limit("timestamps_us", len(body.timestamps_us), limits.max_timestamps)
-    log = logs.get(tenant, body.log_id) if body.log_id is not None else None
+    small = len(body.keyframes.timestamps_us) + len(body.timestamps_us) <= INLINE_ROWS
+    if small and body.log_id is None and body.snap is None:
+        return _interpolate(body, None)
+    log = await run_in_threadpool(logs.get, tenant, body.log_id) if body.log_id is not None else None
+    return await run_in_threadpool(_interpolate, body, log)
+
+
+def _interpolate(body: InterpolateCreate, log: Log | None) -> InterpolatePublic:
     result = interpolate_cuboids(
         path_from_series(body.keyframes),
         body.timestamps_us,

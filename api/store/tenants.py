@@ -39,9 +39,11 @@ def load_pepper(configured: str | None, state_dir: Path) -> bytes:
 class Tenants:
     """Tenant and API-key operations on the store."""
 
-    def __init__(self, db: Database, pepper: bytes) -> None:
+    def __init__(self, db: Database, pepper: bytes, cache_s: float = 5.0) -> None:
         self._db = db
         self._pepper = pepper
+        self._cache_s = cache_s
+        self._cache: dict[str, tuple[float, str]] = {}
 
     def _digest(self, key: str) -> str:
         return hmac.new(self._pepper, key.encode(), hashlib.sha256).hexdigest()
@@ -84,17 +86,34 @@ class Tenants:
         return key
 
     def revoke_key(self, key: str) -> None:
-        """Revoke a key (later requests with it get 401)."""
+        """Revoke a key (requests with it get 401 within ``cache_s``; at once in this process)."""
+        digest = self._digest(key)
         with self._db.write() as conn:
-            conn.execute("UPDATE api_keys SET revoked = 1 WHERE key_hash = ?", (self._digest(key),))
+            conn.execute("UPDATE api_keys SET revoked = 1 WHERE key_hash = ?", (digest,))
+        self._cache.pop(digest, None)
 
     def tenant_for_key(self, key: str) -> str | None:
-        """The tenant id a valid, unrevoked key belongs to, else None (lookup by digest, not by key)."""
+        """The tenant id a valid, unrevoked key belongs to, else None (lookup by digest, not by key).
+
+        Valid keys are remembered for ``cache_s`` seconds by digest (never by the key itself), so a
+        busy UI does not cost a database read per request.
+        """
         if not key.startswith(KEY_PREFIX) or len(key) > 128:
             return None
+        digest = self._digest(key)
+        now = time.monotonic()
+        hit = self._cache.get(digest)
+        if hit is not None and hit[0] > now:
+            return hit[1]
         row = (
             self._db.connection()
-            .execute("SELECT tenant_id FROM api_keys WHERE key_hash = ? AND revoked = 0", (self._digest(key),))
+            .execute("SELECT tenant_id FROM api_keys WHERE key_hash = ? AND revoked = 0", (digest,))
             .fetchone()
         )
-        return None if row is None else str(row["tenant_id"])
+        if row is None:
+            self._cache.pop(digest, None)
+            return None
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[digest] = (now + self._cache_s, str(row["tenant_id"]))
+        return str(row["tenant_id"])

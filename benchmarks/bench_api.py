@@ -1,0 +1,184 @@
+"""Load benchmark of the service on loopback: concurrent clients against interpolate, validate and project.
+
+Starts ``python -m api.cli serve`` (one uvicorn process on 127.0.0.1, a free port) on a fresh data root
+with a simulated log, warms every endpoint up (JIT), then runs a closed loop per endpoint: ``--clients``
+concurrent clients (asyncio + one keep-alive httpx connection each), each sending its next request
+when the previous answer arrives, for ``--seconds``. Reports req/s, p50/p99/max latency and the error
+rate (any non-2xx or transport error), prints a table and writes JSON.
+
+Usage: ``python -m benchmarks.bench_api --clients 16 --seconds 10 --out benchmarks/results/api.json``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _payloads(log_id: str, sim: Path) -> dict[str, dict[str, Any]]:
+    """One realistic request per endpoint: a UI dragging a keyframe of a 20 s track."""
+    from engine.io.annotations_json import annotations_to_dict
+    from engine.sim import read_ground_truth
+
+    truth = read_ground_truth(sim / "ground_truth").annotations
+    track = max(truth.tracks, key=len)
+    t = track.timestamps_us
+    kf = list(range(0, len(track), 3)) + ([len(track) - 1] if (len(track) - 1) % 3 else [])
+    return {
+        "interpolate": {
+            "keyframes": {
+                "timestamps_us": t[kf].tolist(),
+                "centers": track.centers[kf].tolist(),
+                "sizes": track.sizes[kf].tolist(),
+                "rotations_wxyz": track.rotations_wxyz[kf].tolist(),
+            },
+            "timestamps_us": np.linspace(t[0], t[-1], 50).astype(np.int64).tolist(),
+        },
+        "validate": {
+            "log_id": log_id,
+            "annotations": {"tracks": annotations_to_dict(truth)["tracks"][:4]},
+            "rules": ["schema", "temporal"],
+        },
+        "project": {
+            "log_id": log_id,
+            "cuboids": {
+                "timestamps_us": [int(t[2])] * 4,
+                "centers": [tr.centers[0].tolist() for tr in truth.tracks[:4]],
+                "sizes": [tr.sizes[0].tolist() for tr in truth.tracks[:4]],
+                "rotations_wxyz": [tr.rotations_wxyz[0].tolist() for tr in truth.tracks[:4]],
+            },
+        },
+    }
+
+
+async def _load(url: str, headers: dict[str, str], body: dict[str, Any], clients: int, seconds: float) -> dict[str, Any]:
+    content = json.dumps(body).encode()
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.perf_counter() + seconds
+
+    async def one(http: httpx.AsyncClient) -> None:
+        nonlocal errors
+        while time.perf_counter() < deadline:
+            t0 = time.perf_counter()
+            try:
+                r = await http.post(url, content=content, headers=headers)
+                ok = 200 <= r.status_code < 300
+            except httpx.HTTPError:
+                ok = False
+            latencies.append(time.perf_counter() - t0)
+            errors += 0 if ok else 1
+
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(limits=limits, timeout=30) as http:
+        t0 = time.perf_counter()
+        await asyncio.gather(*(one(http) for _ in range(clients)))
+        wall = time.perf_counter() - t0
+    lat = np.array(latencies) * 1e3
+    return {
+        "requests": int(lat.size),
+        "req_per_s": float(lat.size / wall),
+        "p50_ms": float(np.percentile(lat, 50)),
+        "p99_ms": float(np.percentile(lat, 99)),
+        "max_ms": float(lat.max()),
+        "error_rate": errors / max(lat.size, 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--endpoints", default="interpolate,validate,project")
+    parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "api.json")
+    args = parser.parse_args()
+
+    from api.cli import create_key
+    from engine.sim import write_simulation
+
+    tmp = Path(tempfile.mkdtemp(prefix="fusionlabel-bench-api-"))
+    root = tmp / "data"
+    sim = tmp / "sim"
+    write_simulation(sim, "tiny", 20.0, 7)
+    shutil.copytree(sim / "log", root / "logs" / "sim")
+    port = _free_port()
+    env = {**os.environ, "FUSIONLABEL_DATA_ROOT": str(root), "PYTHONPATH": str(REPO)}
+    server_log = (tmp / "server.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--log-level", "warning"],
+        cwd=REPO, env=env, stdout=server_log, stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                if httpx.get(base + "/health", timeout=0.5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        _, key, _ = create_key(root, "bench")
+        headers = {"X-API-Key": key, "Content-Type": "application/json"}
+        log_id = httpx.post(base + "/v1/logs", json={"path": "sim"}, headers=headers, timeout=60).json()["id"]
+        payloads = _payloads(log_id, sim)
+        results: dict[str, Any] = {}
+        for name in args.endpoints.split(","):
+            for _ in range(3):  # warm-up: JIT compilation, caches
+                r = httpx.post(f"{base}/v1/{name}", json=payloads[name], headers=headers, timeout=300)
+                r.raise_for_status()
+            cpu0, own0 = _cpu_s(proc.pid), time.process_time()
+            res = asyncio.run(_load(f"{base}/v1/{name}", headers, payloads[name], args.clients, args.seconds))
+            res["server_cpu_ms_per_req"] = (_cpu_s(proc.pid) - cpu0) * 1e3 / max(res["requests"], 1)
+            res["client_cpu_ms_per_req"] = (time.process_time() - own0) * 1e3 / max(res["requests"], 1)
+            results[name] = res
+            print(
+                f"{name:12s} clients={args.clients} {res['req_per_s']:8.1f} req/s  p50 {res['p50_ms']:6.2f} ms  "
+                f"p99 {res['p99_ms']:6.2f} ms  max {res['max_ms']:7.2f} ms  errors {res['error_rate']:.3%}  "
+                f"cpu/req server {res['server_cpu_ms_per_req']:.2f} ms client {res['client_cpu_ms_per_req']:.2f} ms"
+            )
+    finally:
+        os.kill(proc.pid, signal.SIGTERM)
+        proc.wait(30)
+        server_log.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+    record = {
+        "clients": args.clients,
+        "seconds": args.seconds,
+        "server": "1 uvicorn process (asyncio loop + threadpool), 1 job worker thread, 127.0.0.1",
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "results": results,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(record, indent=1))
+
+
+if __name__ == "__main__":
+    main()
