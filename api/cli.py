@@ -7,6 +7,7 @@ module lazily and calls :func:`serve`. Standalone: ``python -m api.cli serve --p
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -37,8 +38,9 @@ def serve(
     data_root: Path | None = None,
     workers: int | None = None,
     log_level: str = "info",
+    processes: int = 1,
 ) -> None:
-    """Serve the API with uvicorn (one process; ``workers`` job threads inside it).
+    """Serve the API with uvicorn (``processes`` server processes, ``workers`` job threads in each).
 
     Parameters
     ----------
@@ -52,6 +54,9 @@ def serve(
         Job worker threads (``FUSIONLABEL_JOBS__WORKERS``, default 1).
     log_level : str
         uvicorn log level.
+    processes : int
+        uvicorn worker processes sharing the port and the store (more throughput on more cores; each
+        runs its own job threads and webhook sender, coordinated through the store's leases).
     """
     import uvicorn
 
@@ -61,6 +66,15 @@ def serve(
     if workers is not None:
         settings = Settings(**{**settings.model_dump(), "jobs": {**settings.jobs.model_dump(), "workers": workers}})
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if processes > 1:  # worker processes build the app themselves, from the environment
+        os.environ.update(
+            FUSIONLABEL_DATA_ROOT=str(settings.data_root), FUSIONLABEL_JOBS__WORKERS=str(settings.jobs.workers)
+        )
+        uvicorn.run(
+            "api.main:create_app", factory=True, host=settings.host, port=settings.port, workers=processes,
+            log_level=log_level, access_log=False, timeout_graceful_shutdown=10,
+        )
+        return
     uvicorn.run(
         create_app(settings),
         host=settings.host,
@@ -99,9 +113,10 @@ def _serve_cmd(
     data_root: Annotated[Path | None, typer.Option(help="Data root (store, uploads, logs).")] = None,
     workers: Annotated[int | None, typer.Option(help="Job worker threads.")] = None,
     log_level: Annotated[str, typer.Option(help="Log level.")] = "info",
+    processes: Annotated[int, typer.Option(help="uvicorn worker processes.")] = 1,
 ) -> None:
     """Serve the API (default 127.0.0.1:8000)."""
-    serve(host, port, data_root, workers, log_level)
+    serve(host, port, data_root, workers, log_level, processes)
 
 
 @app.command("create-key")

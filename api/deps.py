@@ -20,6 +20,8 @@ from api.webhooks import WebhookSender
 from api.worker import JobWorker
 
 __all__ = [
+    "Context",
+    "CtxDep",
     "LimitsDep",
     "app_settings",
     "LogsDep",
@@ -102,6 +104,33 @@ async def current_tenant(store: StoreDep, key: Annotated[str | None, Security(_a
 
 
 TenantDep = Annotated[str, Depends(current_tenant)]
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """An authenticated request's tenant and the service (one dependency for the low-latency routes)."""
+
+    tenant: str
+    service: Service
+
+    @property
+    def limits(self) -> LimitsConfig:
+        """Per-request limits."""
+        return self.service.settings.limits
+
+    @property
+    def logs(self) -> LogCache:
+        """Opened logs."""
+        return self.service.logs
+
+
+async def authenticated(request: Request, key: Annotated[str | None, Security(_api_key)]) -> Context:
+    """:class:`Context` of a request with a valid ``X-API-Key`` (401 otherwise)."""
+    service: Service = request.app.state.service
+    return Context(await current_tenant(service.store, key), service)
+
+
+CtxDep = Annotated[Context, Depends(authenticated)]
 
 
 async def reject_unknown_query(request: Request) -> None:

@@ -44,6 +44,13 @@ def _cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _server_cpu_s(pid: int) -> float:
+    """CPU seconds of the server and its worker processes."""
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    kids = [int(c) for c in children.read_text().split()] if children.exists() else []
+    return _cpu_s(pid) + sum(_cpu_s(k) for k in kids)
+
+
 def _payloads(log_id: str, sim: Path) -> dict[str, dict[str, Any]]:
     """One realistic request per endpoint: a UI dragging a keyframe of a 20 s track."""
     from engine.io.annotations_json import annotations_to_dict
@@ -80,31 +87,69 @@ def _payloads(log_id: str, sim: Path) -> dict[str, dict[str, Any]]:
     }
 
 
-async def _load(url: str, headers: dict[str, str], body: dict[str, Any], clients: int, seconds: float) -> dict[str, Any]:
-    content = json.dumps(body).encode()
+class _Conn:
+    """A minimal keep-alive HTTP/1.1 client (the load generator must cost far less CPU than the server)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def post(self, request: bytes) -> int:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
+        self.writer.write(request)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(head[9:12])
+        length = 0
+        for line in head.split(b"\r\n"):
+            if line[:15].lower() == b"content-length:":
+                length = int(line[15:])
+        await self.reader.readexactly(length)
+        return status
+
+
+def _request(path: str, port: int, headers: dict[str, str], content: bytes) -> bytes:
+    lines = [f"POST {path} HTTP/1.1", f"Host: 127.0.0.1:{port}", f"Content-Length: {len(content)}"]
+    lines += [f"{k}: {v}" for k, v in headers.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + content
+
+
+async def _load(
+    port: int, path: str, headers: dict[str, str], body: dict[str, Any], clients: int, seconds: float, rate_hz: float
+) -> dict[str, Any]:
+    """``clients`` concurrent clients; each sends back to back (``rate_hz`` 0) or paced at ``rate_hz``."""
+    request = _request(path, port, headers, json.dumps(body).encode())
     latencies: list[float] = []
     errors = 0
-    deadline = time.perf_counter() + seconds
+    start = time.perf_counter()
+    deadline = start + seconds
 
-    async def one(http: httpx.AsyncClient) -> None:
+    async def one(k: int) -> None:
         nonlocal errors
-        while time.perf_counter() < deadline:
+        conn = _Conn("127.0.0.1", port)
+        period = 1.0 / rate_hz if rate_hz > 0 else 0.0
+        next_at = start + period * k / clients  # spread the clients' phases
+        while True:
+            if period:
+                await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
+                next_at += period
             t0 = time.perf_counter()
+            if t0 >= deadline:
+                return
             try:
-                r = await http.post(url, content=content, headers=headers)
-                ok = 200 <= r.status_code < 300
-            except httpx.HTTPError:
-                ok = False
-            latencies.append(time.perf_counter() - t0)
+                ok = 200 <= await conn.post(request) < 300
+            except (OSError, asyncio.IncompleteReadError, ValueError):
+                ok, conn = False, _Conn("127.0.0.1", port)
+            latencies.append(time.perf_counter() - (next_at - period if period else t0))
             errors += 0 if ok else 1
 
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(limits=limits, timeout=30) as http:
-        t0 = time.perf_counter()
-        await asyncio.gather(*(one(http) for _ in range(clients)))
-        wall = time.perf_counter() - t0
+    await asyncio.gather(*(one(k) for k in range(clients)))
+    wall = time.perf_counter() - start
     lat = np.array(latencies) * 1e3
     return {
+        "mode": f"paced {rate_hz:g} req/s per client" if rate_hz > 0 else "closed loop (back to back)",
         "requests": int(lat.size),
         "req_per_s": float(lat.size / wall),
         "p50_ms": float(np.percentile(lat, 50)),
@@ -119,6 +164,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--endpoints", default="interpolate,validate,project")
+    parser.add_argument("--rate", type=float, default=0.0, help="req/s per client (0: closed loop)")
+    parser.add_argument("--processes", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "api.json")
     args = parser.parse_args()
 
@@ -134,7 +181,8 @@ def main() -> None:
     env = {**os.environ, "FUSIONLABEL_DATA_ROOT": str(root), "PYTHONPATH": str(REPO)}
     server_log = (tmp / "server.log").open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--log-level", "warning"],
+        [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--log-level", "warning",
+         "--processes", str(args.processes)],
         cwd=REPO, env=env, stdout=server_log, stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
@@ -154,9 +202,10 @@ def main() -> None:
             for _ in range(3):  # warm-up: JIT compilation, caches
                 r = httpx.post(f"{base}/v1/{name}", json=payloads[name], headers=headers, timeout=300)
                 r.raise_for_status()
-            cpu0, own0 = _cpu_s(proc.pid), time.process_time()
-            res = asyncio.run(_load(f"{base}/v1/{name}", headers, payloads[name], args.clients, args.seconds))
-            res["server_cpu_ms_per_req"] = (_cpu_s(proc.pid) - cpu0) * 1e3 / max(res["requests"], 1)
+            cpu0, own0 = _server_cpu_s(proc.pid), time.process_time()
+            path = f"/v1/{name}"
+            res = asyncio.run(_load(port, path, headers, payloads[name], args.clients, args.seconds, args.rate))
+            res["server_cpu_ms_per_req"] = (_server_cpu_s(proc.pid) - cpu0) * 1e3 / max(res["requests"], 1)
             res["client_cpu_ms_per_req"] = (time.process_time() - own0) * 1e3 / max(res["requests"], 1)
             results[name] = res
             print(
@@ -172,7 +221,8 @@ def main() -> None:
     record = {
         "clients": args.clients,
         "seconds": args.seconds,
-        "server": "1 uvicorn process (asyncio loop + threadpool), 1 job worker thread, 127.0.0.1",
+        "server": f"uvicorn, {args.processes} process(es), httptools + uvloop, 1 job worker thread each, 127.0.0.1",
+        "client": "asyncio raw HTTP/1.1 keep-alive connections, one per client",
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
         "results": results,
     }

@@ -34,6 +34,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+import shapely
 
 from calibration.camera import CameraModel
 from engine.linking import FootprintConfig, LinkConfig, box_iou_matrix, compute_footprints, link_cameras
@@ -70,8 +71,13 @@ def eval_association(rig: str, seconds: float, seed: int) -> dict[str, float]:
         hits[fa.path.name] += ok
         total[fa.path.name] += grid.size
     return {
-        "rig": rig, "seed": seed, "observations": len(obs), "links": len(res.matches), "precision": p,
-        "recall": r, "f1": 2 * p * r / max(p + r, 1e-12),
+        "rig": rig,
+        "seed": seed,
+        "observations": len(obs),
+        "links": len(res.matches),
+        "precision": p,
+        "recall": r,
+        "f1": 2 * p * r / max(p + r, 1e-12),
         "attr_accuracy": sum(hits.values()) / max(sum(total.values()), 1),
         "blinker_accuracy": hits["blinker"] / max(total["blinker"], 1),
         "brake_light_accuracy": hits["brake_light"] / max(total["brake_light"], 1),
@@ -82,13 +88,17 @@ def eval_association(rig: str, seconds: float, seed: int) -> dict[str, float]:
 @functools.lru_cache(maxsize=8)
 def _pixel_rays(model: CameraModel) -> tuple[np.ndarray, np.ndarray]:
     v, u = np.mgrid[0 : model.height, 0 : model.width]
-    rays, ok = model.unproject(np.column_stack([u.ravel() + 0.5, v.ravel() + 0.5]))
+    rays, ok = model.unproject(np.column_stack([u.ravel(), v.ravel()]).astype(np.float64))  # centres
     return rays.reshape(model.height, model.width, 3), ok.reshape(model.height, model.width)
 
 
-def _silhouette(model: CameraModel, box: np.ndarray, cam_from_local: np.ndarray, near: float) -> np.ndarray:
-    """Pixels whose ray meets the cuboid (``box`` local frame, camera at the origin) beyond ``near``."""
+def _silhouette(
+    model: CameraModel, box: np.ndarray, cam_from_local: np.ndarray, near: float, window: tuple[int, ...]
+) -> np.ndarray:
+    """Pixels of ``window`` whose ray meets the cuboid (``box`` in the local frame) beyond ``near``."""
+    x0, y0, x1, y1 = window
     rays, ok = _pixel_rays(model)
+    rays, ok = rays[y0:y1, x0:x1], ok[y0:y1, x0:x1]
     r = cam_from_local[:3, :3]
     c, s = np.cos(box[6]), np.sin(box[6])
     box_from_local = np.array([[c, s, 0.0], [-s, c, 0.0], [0.0, 0.0, 1.0]])
@@ -131,12 +141,20 @@ def _face_polygons(u: np.ndarray, v: np.ndarray, ok: np.ndarray, k: int) -> list
     return polys
 
 
-def _fill(shape: tuple[int, int], polys: list[np.ndarray]) -> np.ndarray:
-    mask = np.zeros(shape, np.uint8)
-    for p in polys:
-        q = np.clip(np.round(p * 16), -(2**24), 2**24).astype(np.int32)  # 4 fractional bits
-        cv2.fillPoly(mask, [q.reshape(-1, 1, 2)], 1, cv2.LINE_8, 4)
-    return mask.astype(bool)
+def _region(polys: list[np.ndarray]) -> Any:
+    """Union of polygons (shapely; self-intersections repaired), or None."""
+    parts = [shapely.Polygon(p).buffer(0) for p in polys if len(p) >= 3]
+    parts = [g for g in parts if not g.is_empty]
+    return shapely.union_all(parts) if parts else None
+
+
+def _raster(region: Any, window: tuple[int, int, int, int]) -> np.ndarray:
+    """Pixels of ``window`` (x0, y0, x1, y1) whose centre (integer coordinates) lies in ``region``."""
+    x0, y0, x1, y1 = window
+    yy, xx = np.mgrid[y0:y1, x0:x1]
+    if region is None:
+        return np.zeros(xx.shape, bool)
+    return np.asarray(shapely.contains_xy(region, xx.astype(np.float64), yy.astype(np.float64)))
 
 
 def _mask_iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -153,7 +171,11 @@ def eval_fisheye(seconds: float, seed: int, min_area_px: int = 100) -> dict[str,
     """Mask and box IoU vs the dense silhouette for every GT-visible track in the robotaxi fisheyes."""
     sim = simulate("robotaxi", seconds, seed)
     log, gt = sim.log, sim.ground_truth
-    frames = [(cb.sensor_id, cb.timestamp_us) for cb in gt.camera_boxes if cb.sensor_id.startswith("fisheye") and cb.boxes]
+    frames = [
+        (cb.sensor_id, cb.timestamp_us)
+        for cb in gt.camera_boxes
+        if cb.sensor_id.startswith("fisheye") and cb.boxes
+    ]
     cfg = FootprintConfig(lidar_occlusion=False)
     fp = compute_footprints(log, gt.annotations, frames, cfg)
     k, near = 32, cfg.near_m
@@ -169,21 +191,39 @@ def eval_fisheye(seconds: float, seed: int, min_area_px: int = 100) -> dict[str,
                 continue
             box = fp.boxes_world[r].copy()
             box[:3] -= wfc.translation
-            sil = _silhouette(model, box, m, near)
-            if sil.sum() < min_area_px:
-                continue
-            smp = sample_footprints(box[None].astype(np.float32), [model], m[None], [0], edge_samples=k, face_grid=1, near_m=near)
+            smp = sample_footprints(
+                box[None].astype(np.float32), [model], m[None], [0], edge_samples=k, face_grid=1, near_m=near
+            )
             ok = (smp.flags[0] & FLAG_VALID) > 0
             u, v = smp.u[0].astype(np.float64), smp.v[0].astype(np.float64)
-            ours = _fill(sil.shape, _face_polygons(u, v, ok, k))
-            corner_idx = np.array([e * k + i for e in range(4) for i in (0, k - 1)])  # the 8 corners
-            cok = ok[corner_idx]
-            corners = _fill(sil.shape, [cv2.convexHull(np.column_stack([u[corner_idx][cok], v[corner_idx][cok]]).astype(np.float32))[:, 0]] if cok.sum() >= 3 else [])
-            res["ours_mask"].append(_mask_iou(ours, sil))
-            res["corners_mask"].append(_mask_iou(corners, sil))
+            ours = _region(_face_polygons(u, v, ok, k))
+            ci = np.array([e * k + i for e in range(4) for i in (0, k - 1)])  # the 8 corners
+            hull = cv2.convexHull(np.column_stack([u[ci][ok[ci]], v[ci][ok[ci]]]).astype(np.float32))
+            corners = _region([hull[:, 0].astype(np.float64)] if ok[ci].sum() >= 3 else [])
+            bounds = [g.bounds for g in (ours, corners) if g is not None]
+            if not bounds:
+                continue
+            b = np.array(bounds)
+            window = (
+                int(max(np.floor(b[:, 0].min()) - 20, 0)),
+                int(max(np.floor(b[:, 1].min()) - 20, 0)),
+                int(min(np.ceil(b[:, 2].max()) + 21, model.width)),
+                int(min(np.ceil(b[:, 3].max()) + 21, model.height)),
+            )
+            if window[2] <= window[0] or window[3] <= window[1]:
+                continue
+            sil = _silhouette(model, box, m, near, window)
+            if sil.sum() < min_area_px:
+                continue
+            ours_m, corners_m = _raster(ours, window), _raster(corners, window)
+            res["ours_mask"].append(_mask_iou(ours_m, sil))
+            res["corners_mask"].append(_mask_iou(corners_m, sil))
             sb = _bbox(sil)
-            res["ours_box"].append(float(box_iou_matrix(sb, _bbox(ours) if ours.any() else np.full(4, np.nan))[0, 0]))
-            res["corners_box"].append(float(box_iou_matrix(sb, _bbox(corners) if corners.any() else np.full(4, np.nan))[0, 0]))
+            nan = np.full(4, np.nan)
+            res["ours_box"].append(float(box_iou_matrix(sb, _bbox(ours_m) if ours_m.any() else nan)[0, 0]))
+            res["corners_box"].append(
+                float(box_iou_matrix(sb, _bbox(corners_m) if corners_m.any() else nan)[0, 0])
+            )
     out: dict[str, float] = {"boxes": len(res["ours_mask"])}
     for key, vals in res.items():
         a = np.array(vals)
@@ -202,7 +242,7 @@ def eval_timing(rig: str, seconds: float, seed: int) -> dict[str, float]:
     fp = compute_footprints(log, gt.annotations, frames, cfg)
     tracks = {t.track_id: t for t in gt.annotations.tracks}
     rows, lidar_boxes, mats, models, gt_boxes = [], [], [], [], []
-    for f, (sid, t) in enumerate(fp.frames):
+    for sid, t in fp.frames:
         t_l = int(lidar.timestamps_us[lidar.nearest(t)])
         wfc = log.trajectory.pose_at(t_l) @ log.sensors[sid].ego_from_sensor  # the lidar-time shortcut
         m = np.eye(4)
@@ -212,21 +252,36 @@ def eval_timing(rig: str, seconds: float, seed: int) -> dict[str, float]:
             path = interpolate_track(tracks[b.track_id], [t_l], log.trajectory)
             from calibration.se3 import quat_wxyz_to_yaw
 
-            lb = np.concatenate([path.centers[0] - wfc.translation, path.sizes[0], [quat_wxyz_to_yaw(path.rotations_wxyz[0])]])
+            lb = np.concatenate(
+                [path.centers[0] - wfc.translation, path.sizes[0], [quat_wxyz_to_yaw(path.rotations_wxyz[0])]]
+            )
             rows.append(r)
             lidar_boxes.append(lb)
             mats.append(m)
             models.append(log.sensors[sid].camera)
             gt_boxes.append(b.box)
-    smp = sample_footprints(np.array(lidar_boxes, np.float32), models, np.array(mats), np.arange(len(rows)), edge_samples=24, face_grid=6)
+    smp = sample_footprints(
+        np.array(lidar_boxes, np.float32),
+        models,
+        np.array(mats),
+        np.arange(len(rows)),
+        edge_samples=24,
+        face_grid=6,
+    )
     rows_a = np.array(rows)
     ours = fp.box[rows_a]
     ok = (smp.flags & FLAG_VALID) > 0
     w = np.array([[mm.width, mm.height] for mm in models], np.float64)
     u = np.where(ok, smp.u, np.nan)
     v = np.where(ok, smp.v, np.nan)
-    theirs = np.column_stack([np.clip(np.nanmin(u, 1), 0, w[:, 0]), np.clip(np.nanmin(v, 1), 0, w[:, 1]),
-                              np.clip(np.nanmax(u, 1), 0, w[:, 0]), np.clip(np.nanmax(v, 1), 0, w[:, 1])])
+    theirs = np.column_stack(
+        [
+            np.clip(np.nanmin(u, 1), 0, w[:, 0]),
+            np.clip(np.nanmin(v, 1), 0, w[:, 1]),
+            np.clip(np.nanmax(u, 1), 0, w[:, 0]),
+            np.clip(np.nanmax(v, 1), 0, w[:, 1]),
+        ]
+    )
     g = np.array(gt_boxes)
     centre = lambda b: np.column_stack([(b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2])  # noqa: E731
     shift = np.linalg.norm(centre(ours) - centre(theirs), axis=1)
@@ -234,8 +289,10 @@ def eval_timing(rig: str, seconds: float, seed: int) -> dict[str, float]:
     iou_ours = np.array([box_iou_matrix(g[i], ours[i])[0, 0] for i in range(len(g))])
     iou_lidar = np.array([box_iou_matrix(g[i], theirs[i])[0, 0] for i in range(len(g))])
     return {
-        "rig": rig, "boxes": int(fast.sum()),
-        "camera_time_iou": float(iou_ours[fast].mean()), "lidar_time_iou": float(iou_lidar[fast].mean()),
+        "rig": rig,
+        "boxes": int(fast.sum()),
+        "camera_time_iou": float(iou_ours[fast].mean()),
+        "lidar_time_iou": float(iou_lidar[fast].mean()),
         "camera_time_centre_err_px": float(np.linalg.norm(centre(ours) - centre(g), axis=1)[fast].mean()),
         "lidar_time_centre_err_px": float(np.linalg.norm(centre(theirs) - centre(g), axis=1)[fast].mean()),
         "lidar_time_centre_err_px_max": float(np.linalg.norm(centre(theirs) - centre(g), axis=1)[fast].max()),
@@ -250,8 +307,10 @@ def main() -> None:
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO)
-    assoc = [eval_association(rig, args.seconds, s) for rig in ("tiny", "nuscenes") for s in range(args.seeds)]
-    fish = eval_fisheye(min(args.seconds, 2.0), 0)
+    assoc = [
+        eval_association(rig, args.seconds, s) for rig in ("tiny", "nuscenes") for s in range(args.seeds)
+    ]
+    fish = eval_fisheye(min(args.seconds, 1.0), 0)
     timing = [eval_timing(rig, min(args.seconds, 3.0), 0) for rig in ("tiny", "nuscenes")]
     out = {"association": assoc, "fisheye": fish, "timing": timing}
     print(json.dumps(out, indent=1))
@@ -261,17 +320,24 @@ def main() -> None:
     print("\n| rig | seed | obs | P | R | F1 | attr acc | blinker | brake | link s |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for a in assoc:
-        print(f"| {a['rig']} | {a['seed']} | {a['observations']} | {a['precision']:.4f} | {a['recall']:.4f} | "
-              f"{a['f1']:.4f} | {a['attr_accuracy']:.4f} | {a['blinker_accuracy']:.4f} | "
-              f"{a['brake_light_accuracy']:.4f} | {a['link_seconds']:.1f} |")
-    print(f"\nfisheye ({fish['boxes']} boxes): mask IoU ours {fish['ours_mask_iou_mean']:.4f} "
-          f"(p5 {fish['ours_mask_iou_p5']:.4f}) vs corners {fish['corners_mask_iou_mean']:.4f} "
-          f"(p5 {fish['corners_mask_iou_p5']:.4f}); box IoU ours {fish['ours_box_iou_mean']:.4f} vs corners "
-          f"{fish['corners_box_iou_mean']:.4f}")
+        print(
+            f"| {a['rig']} | {a['seed']} | {a['observations']} | {a['precision']:.4f} | {a['recall']:.4f} | "
+            f"{a['f1']:.4f} | {a['attr_accuracy']:.4f} | {a['blinker_accuracy']:.4f} | "
+            f"{a['brake_light_accuracy']:.4f} | {a['link_seconds']:.1f} |"
+        )
+    print(
+        f"\nfisheye ({fish['boxes']} boxes): mask IoU ours {fish['ours_mask_iou_mean']:.4f} "
+        f"(p5 {fish['ours_mask_iou_p5']:.4f}) vs corners {fish['corners_mask_iou_mean']:.4f} "
+        f"(p5 {fish['corners_mask_iou_p5']:.4f}); box IoU ours {fish['ours_box_iou_mean']:.4f} vs corners "
+        f"{fish['corners_box_iou_mean']:.4f}"
+    )
     for tm in timing:
-        print(f"timing {tm['rig']} ({tm['boxes']} fastest boxes): IoU camera-time {tm['camera_time_iou']:.3f} vs "
-              f"lidar-time {tm['lidar_time_iou']:.3f}; centre error {tm['camera_time_centre_err_px']:.1f} px vs "
-              f"{tm['lidar_time_centre_err_px']:.1f} px (max {tm['lidar_time_centre_err_px_max']:.1f})")
+        print(
+            f"timing {tm['rig']} ({tm['boxes']} fastest boxes): IoU camera-time "
+            f"{tm['camera_time_iou']:.3f} vs lidar-time {tm['lidar_time_iou']:.3f}; centre error "
+            f"{tm['camera_time_centre_err_px']:.1f} px vs "
+            f"{tm['lidar_time_centre_err_px']:.1f} px (max {tm['lidar_time_centre_err_px_max']:.1f})"
+        )
 
 
 if __name__ == "__main__":

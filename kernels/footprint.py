@@ -128,11 +128,18 @@ def sample_footprints(
     """
     k_edge = _positive_int("edge_samples", edge_samples, 2)
     grid = _positive_int("face_grid", face_grid, 1)
-    if isinstance(near_m, bool) or not isinstance(near_m, int | float) or not np.isfinite(near_m) or near_m <= 0:
+    if (
+        isinstance(near_m, bool)
+        or not isinstance(near_m, int | float)
+        or not np.isfinite(near_m)
+        or near_m <= 0
+    ):
         raise InvalidInputError(f"near_m must be a finite number > 0 [m], got {near_m!r}")
     placement = place(backend, {"boxes": boxes})
     if placement.on_device:
-        host_boxes = check_boxes("boxes", placement.host("boxes", boxes, np.float32, (None, 7)).copy_to_host())
+        host_boxes = check_boxes(
+            "boxes", placement.host("boxes", boxes, np.float32, (None, 7)).copy_to_host()
+        )
     else:
         host_boxes = check_boxes("boxes", boxes)
     ids, intr = _camera_arrays(cameras)
@@ -167,6 +174,8 @@ def sample_footprints(
             for mid in np.unique(pair_model):
                 sel = np.flatnonzero(pair_model == mid).astype(np.int64)
                 kernel = cuda_footprint.footprint_kernel(int(mid))
-                kernel[launch_config(sel.size * n_s)](*dev, placement.small(sel), k_edge, grid, float(near_m), *outs)
+                kernel[launch_config(sel.size * n_s)](
+                    *dev, placement.small(sel), k_edge, grid, float(near_m), *outs
+                )
     u, v, depth, points_cam, flags = (placement.result(o) for o in owners)
     return FootprintSamples(u, v, depth, points_cam, flags, k_edge, grid)

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 
 from api.convert import path_from_series, series_public, snap_config, snap_public
-from api.deps import LimitsDep, LogsDep, TenantDep, check_limit
+from api.deps import CtxDep, check_limit
 from api.errors import PROBLEM_RESPONSES
 from api.schemas import InterpolateCreate, InterpolatePublic
 from engine import Log
@@ -22,7 +22,7 @@ loop (well under a millisecond), sparing a thread hop; larger ones go to the thr
 
 @router.post("/interpolate", summary="Interpolate a track's keyframes")
 async def interpolate(
-    body: InterpolateCreate, tenant: TenantDep, limits: LimitsDep, logs: LogsDep
+    body: InterpolateCreate, ctx: CtxDep
 ) -> InterpolatePublic:
     """Cuboids of one track at ``timestamps_us``: cubic Hermite centres, slerped rotations, linear sizes.
 
@@ -30,12 +30,12 @@ async def interpolate(
     is also refit to the lidar sweep nearest its timestamp (bounded move, never a heading flip) and the
     report flags frames that need a keyframe.
     """
-    check_limit("keyframes", len(body.keyframes.timestamps_us), limits.max_keyframes)
-    check_limit("timestamps_us", len(body.timestamps_us), limits.max_timestamps)
+    check_limit("keyframes", len(body.keyframes.timestamps_us), ctx.limits.max_keyframes)
+    check_limit("timestamps_us", len(body.timestamps_us), ctx.limits.max_timestamps)
     small = len(body.keyframes.timestamps_us) + len(body.timestamps_us) <= INLINE_ROWS
     if small and body.log_id is None and body.snap is None:
         return _interpolate(body, None)
-    log = await run_in_threadpool(logs.get, tenant, body.log_id) if body.log_id is not None else None
+    log = await run_in_threadpool(ctx.logs.get, ctx.tenant, body.log_id) if body.log_id is not None else None
     return await run_in_threadpool(_interpolate, body, log)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.deps import LimitsDep, LogsDep, TenantDep, check_limit
+from api.deps import CtxDep, check_limit
 from api.errors import PROBLEM_RESPONSES
 from api.schemas import FootprintPublic, ProjectCreate, ProjectPublic
 from engine.service import PoseFrame, project_cuboids
@@ -13,15 +13,15 @@ router = APIRouter(prefix="/v1", tags=["annotate"], responses=PROBLEM_RESPONSES)
 
 
 @router.post("/project", summary="Project cuboids into a log's cameras")
-def project(body: ProjectCreate, tenant: TenantDep, limits: LimitsDep, logs: LogsDep) -> ProjectPublic:
+def project(body: ProjectCreate, ctx: CtxDep) -> ProjectPublic:
     """2D footprints (clipped rectangles) of each cuboid in every camera of the log.
 
     Each camera uses its capture nearest the cuboid's timestamp, with the ego motion between the two
     times applied (rolling-shutter-free model). Cuboids may share timestamps (several tracks per frame).
     """
     c = body.cuboids
-    check_limit("cuboids", len(c.timestamps_us), limits.max_boxes)
-    log = logs.get(tenant, body.log_id)
+    check_limit("cuboids", len(c.timestamps_us), ctx.limits.max_boxes)
+    log = ctx.logs.get(ctx.tenant, body.log_id)
     footprints = project_cuboids(
         log,
         c.timestamps_us,

@@ -7,7 +7,7 @@ from collections import Counter
 from fastapi import APIRouter
 
 from api.convert import track_from_keyframes
-from api.deps import LimitsDep, LogsDep, TenantDep, check_limit
+from api.deps import CtxDep, check_limit
 from api.errors import PROBLEM_RESPONSES
 from api.schemas.quality import (
     FindingPublic,
@@ -23,14 +23,14 @@ router = APIRouter(prefix="/v1", tags=["quality"], responses=PROBLEM_RESPONSES)
 
 
 @router.post("/validate", summary="Validate annotations against a log")
-def validate(body: ValidateCreate, tenant: TenantDep, limits: LimitsDep, logs: LogsDep) -> ValidatePublic:
+def validate(body: ValidateCreate, ctx: CtxDep) -> ValidatePublic:
     """Run the validation rules (schema, geometry, temporal, fusion, data) on annotations of a log.
 
     Annotations are read leniently: broken sizes, quaternions or time order become findings rather
     than request errors. Rules that cannot run on this log are listed in ``skipped``.
     """
-    check_limit("tracks", len(body.annotations.tracks), limits.max_tracks)
-    log = logs.get(tenant, body.log_id)
+    check_limit("tracks", len(body.annotations.tracks), ctx.limits.max_tracks)
+    log = ctx.logs.get(ctx.tenant, body.log_id)
     report = validate_annotations(log, body.annotations.model_dump(mode="json"), rules=body.rules, config=body.config)
     findings = [FindingPublic(**f.to_dict()) for f in report.findings]
     return ValidatePublic(
@@ -39,12 +39,12 @@ def validate(body: ValidateCreate, tenant: TenantDep, limits: LimitsDep, logs: L
 
 
 @router.post("/footprints", summary="Footprints of tracks in camera captures")
-def footprints(body: TrackFootprintsCreate, tenant: TenantDep, limits: LimitsDep, logs: LogsDep) -> TrackFootprintsPublic:
+def footprints(body: TrackFootprintsCreate, ctx: CtxDep) -> TrackFootprintsPublic:
     """Each track posed at each camera capture in ``[start_us, end_us]`` (Hermite/slerp between its
     keyframes), projected with the camera model: amodal and visible boxes, truncation and occlusion
     (by other tracks and, optionally, by lidar returns)."""
-    check_limit("keyframes", sum(len(t.timestamps_us) for t in body.tracks), limits.max_keyframes)
-    log = logs.get(tenant, body.log_id)
+    check_limit("keyframes", sum(len(t.timestamps_us) for t in body.tracks), ctx.limits.max_keyframes)
+    log = ctx.logs.get(ctx.tenant, body.log_id)
     found = track_footprints(
         log,
         [track_from_keyframes(t) for t in body.tracks],

@@ -1,5 +1,6 @@
-"""Camera linking (issue 6): 3D tracks into every camera at capture time, 2D<->3D association,
-camera attributes fused into time-varying attributes of the tracks, SFS output.
+"""Camera linking (issue 6): tracks into cameras at capture time, 2D<->3D association, attributes.
+
+Camera attributes are fused into time-varying attributes of the tracks; results go out in SFS terms.
 
 Entry point: :func:`link_cameras`. Pieces: :func:`compute_footprints` (fisheye-correct footprints,
 visible fraction, truncation, occlusion), :func:`associate` (optimal assignment on footprint IoU,
@@ -18,7 +19,13 @@ from engine.linking.attributes import (
     FusedAttribute,
     fuse_attributes,
 )
-from engine.linking.footprints import Footprint, FootprintConfig, Footprints, camera_frames, compute_footprints
+from engine.linking.footprints import (
+    Footprint,
+    FootprintConfig,
+    Footprints,
+    camera_frames,
+    compute_footprints,
+)
 from engine.linking.observations import (
     Observation2D,
     check_observations,

@@ -125,7 +125,9 @@ def associate(
         iou = np.maximum(box_iou_matrix(ob, fb), box_iou_matrix(ob, footprints.visible_box[rows]))
         ok = iou >= cfg.min_iou
         tids = [footprints.track_ids[int(footprints.track[r])] for r in rows]
-        labels_ok = np.array([[_label_ok(o.label, track_labels[tid], cfg.label_map) for tid in tids] for o in obs])
+        labels_ok = np.array(
+            [[_label_ok(o.label, track_labels[tid], cfg.label_map) for tid in tids] for o in obs]
+        )
         ok &= labels_ok.reshape(ok.shape)
         rng = footprints.depth_m[rows]
         depth = np.array([np.nan if o.depth_m is None else o.depth_m for o in obs])
@@ -133,7 +135,10 @@ def associate(
         has_depth = np.isfinite(depth)[:, None]
         depth_ok = np.abs(np.nan_to_num(depth)[:, None] - rng[None, :]) <= tol
         ratio = (ob[:, 3] - ob[:, 1])[:, None] / np.maximum(fb[:, 3] - fb[:, 1], 1e-9)[None, :]
-        cut = _touches_border(ob, w, h, cfg.border_px)[:, None] | _touches_border(fb, w, h, cfg.border_px)[None, :]
+        cut = (
+            _touches_border(ob, w, h, cfg.border_px)[:, None]
+            | _touches_border(fb, w, h, cfg.border_px)[None, :]
+        )
         scale_ok = cut | ((ratio <= cfg.max_scale_ratio) & (ratio >= 1.0 / cfg.max_scale_ratio))
         ok &= np.where(has_depth, depth_ok, scale_ok)
         cost = np.where(ok, 1.0 - iou, _GATED)

@@ -107,8 +107,15 @@ class FusedAttribute:
             "values": list(self.path.values),
             "confidence": list(self.confidence),
             "evidence": [
-                [{"obs_id": e.obs_id, "sensor_id": e.sensor_id, "timestamp_us": e.timestamp_us, "value": e.value}
-                 for e in seg]
+                [
+                    {
+                        "obs_id": e.obs_id,
+                        "sensor_id": e.sensor_id,
+                        "timestamp_us": e.timestamp_us,
+                        "value": e.value,
+                    }
+                    for e in seg
+                ]
                 for seg in self.evidence
             ],
         }
@@ -119,7 +126,9 @@ def _logsumexp(a: F64, axis: int) -> F64:
     return np.asarray(np.squeeze(m, axis) + np.log(np.sum(np.exp(a - m), axis=axis)))
 
 
-def decode(times_us: npt.NDArray[np.int64], loglik: F64, switch_rate_hz: float) -> tuple[npt.NDArray[np.int64], F64]:
+def decode(
+    times_us: npt.NDArray[np.int64], loglik: F64, switch_rate_hz: float
+) -> tuple[npt.NDArray[np.int64], F64]:
     """Viterbi states and forward-backward posteriors of a continuous-time HMM.
 
     Parameters
@@ -182,7 +191,8 @@ def _fuse_one(
     for (_, value, weight, ev), k in zip(items, step, strict=True):
         if value not in spec.values:
             raise InvalidInputError(
-                f"observation {ev.obs_id!r}: attribute {spec.name!r} value {value!r} is not one of {spec.values}"
+                f"observation {ev.obs_id!r}: attribute {spec.name!r} value {value!r} "
+                f"is not one of {spec.values}"
             )
         loglik[k] += weight * log_e[:, spec.values.index(value)]
     states, post = decode(uniq, loglik, spec.switch_rate_hz)
@@ -242,7 +252,7 @@ def fuse_attributes(
             if per_camera:
                 groups.setdefault((m.track_id, name, o.sensor_id), []).append(item)
     out = []
-    for (tid, name, sid) in sorted(groups, key=lambda k: (k[0], k[1], k[2] or "")):
+    for tid, name, sid in sorted(groups, key=lambda k: (k[0], k[1], k[2] or "")):
         items = groups[(tid, name, sid)]
         spec = _spec_for(name, spec_map, {it[1] for it in items})
         start = None if start_us is None else start_us.get(tid)

@@ -184,7 +184,9 @@ def _check_frame(log: Log, sensor_id: str, timestamp_us: int) -> None:
     )
 
 
-def _poses(log: Log, tracks: Sequence[CuboidTrack], frames: Sequence[tuple[str, int]]) -> tuple[I64, I64, F64]:
+def _poses(
+    log: Log, tracks: Sequence[CuboidTrack], frames: Sequence[tuple[str, int]]
+) -> tuple[I64, I64, F64]:
     """Rows (track, frame) whose frame time lies in the track's span, and their world boxes (R, 7)."""
     times = np.array([t for _, t in frames], np.int64)
     rows_t, rows_f, boxes = [], [], []
@@ -277,8 +279,17 @@ def compute_footprints(
         rows = np.flatnonzero(row_f == f)
         occluded[rows] = cuboid_occlusion(pts_cam[rows], in_img[rows], boxes_local[rows], cam_from_local[f])
     if cfg.lidar_occlusion and log.lidar:
-        occluded |= lidar_occlusion(log, frame_list, row_f, boxes_world, u[:, n_e:], v[:, n_e:],
-                                    depth[:, n_e:], in_img & ~occluded, cfg)
+        occluded |= lidar_occlusion(
+            log,
+            frame_list,
+            row_f,
+            boxes_world,
+            u[:, n_e:],
+            v[:, n_e:],
+            depth[:, n_e:],
+            in_img & ~occluded,
+            cfg,
+        )
     total = weight.sum(axis=1)
     w_in = np.where(in_img, weight, 0.0).sum(axis=1)
     w_vis = np.where(in_img & ~occluded, weight, 0.0).sum(axis=1)

@@ -132,8 +132,15 @@ def observations_from_dict(data: Mapping[str, Any]) -> tuple[Observation2D, ...]
         for b in fr.boxes:
             out.append(
                 Observation2D(
-                    b.id, fr.sensor_id, fr.timestamp_us, b.box, b.label, b.score, b.depth_m,
-                    b.attributes, b.attribute_scores,
+                    b.id,
+                    fr.sensor_id,
+                    fr.timestamp_us,
+                    b.box,
+                    b.label,
+                    b.score,
+                    b.depth_m,
+                    b.attributes,
+                    b.attribute_scores,
                 )
             )
     return tuple(out)
@@ -208,7 +215,8 @@ def check_observations(
             where = "outside" if not stamps[0] <= o.timestamp_us <= stamps[-1] else "between captures of"
             raise InvalidInputError(
                 f"observation {o.obs_id!r}: timestamp_us {o.timestamp_us} lies {where} camera "
-                f"{o.sensor_id!r} (captures span [{int(stamps[0])}, {int(stamps[-1])}], nearest {int(stamps[i])}, "
+                f"{o.sensor_id!r} (captures span [{int(stamps[0])}, {int(stamps[-1])}], "
+                f"nearest {int(stamps[i])}, "
                 f"{gap} µs away > max_time_gap_us {max_time_gap_us})"
             )
         w, h = sensor.camera.width, sensor.camera.height
@@ -216,7 +224,8 @@ def check_observations(
         tol = box_tolerance_px
         if b.shape != (4,) or not np.isfinite(b).all() or b[2] <= b[0] or b[3] <= b[1]:
             raise InvalidInputError(
-                f"observation {o.obs_id!r}: box {list(o.box)} must be finite (x0, y0, x1, y1) with x0 < x1, y0 < y1"
+                f"observation {o.obs_id!r}: box {list(o.box)} must be finite (x0, y0, x1, y1) "
+                "with x0 < x1 and y0 < y1"
             )
         if b[0] < -tol or b[1] < -tol or b[2] > w + tol or b[3] > h + tol:
             raise InvalidInputError(

@@ -48,13 +48,18 @@ class LinkResult:
     def links(self) -> tuple[Link, ...]:
         """One :class:`Link` per match: observation id -> track id, label ``"camera_link"``."""
         return tuple(
-            Link(m.obs_id, m.track_id, "camera_link", True,
-                 {"sensor_id": m.sensor_id, "timestamp_us": str(m.timestamp_us), "iou": f"{m.iou:.4f}"})
+            Link(
+                m.obs_id,
+                m.track_id,
+                "camera_link",
+                True,
+                {"sensor_id": m.sensor_id, "timestamp_us": str(m.timestamp_us), "iou": f"{m.iou:.4f}"},
+            )
             for m in self.matches
         )
 
     def annotations(self, base: Annotations) -> Annotations:
-        """``base`` with fused attribute paths on its tracks (replacing same-named ones) and the links added."""
+        """``base`` with the fused attribute paths on its tracks (replacing same-named ones) and the links."""
         fused: dict[str, list[Any]] = {}
         for fa in self.attributes:
             fused.setdefault(fa.track_id, []).append(fa.path)
@@ -69,7 +74,9 @@ class LinkResult:
             tracks.append(replace(tr, attributes=kept + tuple(new)))
         return Annotations(tuple(tracks), tuple(base.links) + self.links())
 
-    def to_sfs(self, log: Log, tracks: Sequence[CuboidTrack], time_offset_us: int, angle_unit: str = "radians") -> dict[str, Any]:
+    def to_sfs(
+        self, log: Log, tracks: Sequence[CuboidTrack], time_offset_us: int, angle_unit: str = "radians"
+    ) -> dict[str, Any]:
         """SFS annotations (see :func:`engine.linking.sfs.to_sfs`)."""
         from engine.linking.sfs import to_sfs
 
@@ -120,5 +127,7 @@ def link_cameras(
     labels = {t.track_id: t.label for t in tracks}
     matches = associate(obs, fp, labels, sizes, cfg.association)
     starts = {t.track_id: int(t.timestamps_us[0]) for t in tracks}
-    fused = fuse_attributes(matches, obs, cfg.attributes, start_us=starts, per_camera=cfg.per_camera_attributes)
+    fused = fuse_attributes(
+        matches, obs, cfg.attributes, start_us=starts, per_camera=cfg.per_camera_attributes
+    )
     return LinkResult(obs, fp, matches, fused)

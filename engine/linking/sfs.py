@@ -102,7 +102,9 @@ def sfs_cuboid(
         "label": track.label,
         "stationary": False,
         "path": {
-            "timestamps": [_rel(int(t), time_offset_us, f"track {track.track_id!r}") for t in track.timestamps_us],
+            "timestamps": [
+                _rel(int(t), time_offset_us, f"track {track.track_id!r}") for t in track.timestamps_us
+            ],
             "values": values,
         },
         "attributes": [sfs_attribute_path(a, time_offset_us) for a in attributes],
@@ -121,13 +123,18 @@ def sfs_box_2d(obs: Observation2D, time_offset_us: int) -> dict[str, Any]:
         "label": obs.label,
         "path": {"timestamps": [t], "values": [[x0, y0, x1 - x0, y1 - y0]]},
         "attributes": [
-            {"name": k, "timestamps": [t], "values": [v], "static": True} for k, v in sorted(obs.attributes.items())
+            {"name": k, "timestamps": [t], "values": [v], "static": True}
+            for k, v in sorted(obs.attributes.items())
         ],
     }
 
 
 def to_sfs(
-    result: LinkResult, log: Log, tracks: Sequence[CuboidTrack], time_offset_us: int, angle_unit: str = "radians"
+    result: LinkResult,
+    log: Log,
+    tracks: Sequence[CuboidTrack],
+    time_offset_us: int,
+    angle_unit: str = "radians",
 ) -> dict[str, Any]:
     """``{"annotations": [...], "attribute_evidence": [...]}``: cuboids, box_2d, links; evidence beside.
 
@@ -138,10 +145,15 @@ def to_sfs(
         fused.setdefault(fa.track_id, []).append(fa.path)
     anns: list[dict[str, Any]] = []
     for tr in tracks:
-        proj = sfs_projections(result.footprints, tr.track_id, time_offset_us) if (
-            tr.track_id in result.footprints.track_ids) else []
+        proj = (
+            sfs_projections(result.footprints, tr.track_id, time_offset_us)
+            if (tr.track_id in result.footprints.track_ids)
+            else []
+        )
         attrs = fused.get(tr.track_id, list(tr.attributes))
-        anns.append(sfs_cuboid(tr, log, time_offset_us, attributes=attrs, projections=proj, angle_unit=angle_unit))
+        anns.append(
+            sfs_cuboid(tr, log, time_offset_us, attributes=attrs, projections=proj, angle_unit=angle_unit)
+        )
     anns += [sfs_box_2d(o, time_offset_us) for o in result.observations]
     for m in result.matches:
         anns.append(

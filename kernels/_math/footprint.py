@@ -204,6 +204,7 @@ def compile_group(model_id: int, wrap: Callable[[Callable[..., Any]], Any]) -> d
     bound.__annotations__ = dict(proj.__annotations__)
     return retarget((*_CAMERA, apply_rt, *DEVICE_FUNCTIONS, bound), wrap)
 
+
 __all__ = [
     "BISECT_STEPS",
     "DEVICE_FUNCTIONS",

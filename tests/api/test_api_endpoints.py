@@ -11,7 +11,6 @@ from api_helpers import TenantKey, WebhookReceiver
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from api.deps import get_limits
 from api.settings import LimitsConfig
 from engine import open_log
 from engine.service import CuboidPath, interpolate_cuboids, project_cuboids
@@ -91,7 +90,8 @@ def test_interpolate_engine_errors_are_422(client: TestClient, tenant_a: TenantK
 
 
 def test_configured_limits_apply(app: FastAPI, client: TestClient, tenant_a: TenantKey) -> None:
-    app.dependency_overrides[get_limits] = lambda: LimitsConfig(max_timestamps=2, max_points=3)
+    service = app.state.service
+    service.settings = service.settings.model_copy(update={"limits": LimitsConfig(max_timestamps=2, max_points=3)})
     r = client.post("/v1/interpolate", json={"keyframes": KEYFRAMES, "timestamps_us": [1, 2, 3]}, headers=tenant_a.headers)
     assert r.status_code == 422 and "at most 2" in r.json()["detail"]
     r = client.post("/v1/fit", json={"points": [[0, 0, 0]] * 4}, headers=tenant_a.headers)

@@ -103,7 +103,9 @@ def test_sfs_output_is_json_safe_with_null_projections(sim, linked) -> None:  # 
     json.dumps(doc)
     kinds = {a["type"] for a in doc["annotations"]}
     assert kinds == {"cuboid", "box_2d", "link"}
-    boxes = [b for a in doc["annotations"] if a["type"] == "cuboid" for p in a["projections"] for b in p["boxes"]]
+    boxes = [
+        b for a in doc["annotations"] if a["type"] == "cuboid" for p in a["projections"] for b in p["boxes"]
+    ]
     assert any(b is None for b in boxes) and any(b is not None and len(b) == 4 for b in boxes)
     cub = next(a for a in doc["annotations"] if a["type"] == "cuboid" and a["attributes"])
     assert {"name", "timestamps", "values", "static"} <= set(cub["attributes"][0])

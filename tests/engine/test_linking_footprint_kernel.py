@@ -14,7 +14,9 @@ from kernels.footprint import FLAG_CLIPPED, FLAG_FACING, FLAG_IN_IMAGE, FLAG_VAL
 _LOOK_X = np.eye(4)
 _LOOK_X[:3, :3] = [[0.0, -1.0, 0.0], [0.0, 0.0, -1.0], [1.0, 0.0, 0.0]]
 
-PINHOLE = CameraModel("brown_conrady", 640, 480, 500.0, 500.0, 320.0, 240.0, 0.0, (-0.06, 0.012, 0, 0, 0, 0, 0, 0))
+PINHOLE = CameraModel(
+    "brown_conrady", 640, 480, 500.0, 500.0, 320.0, 240.0, 0.0, (-0.06, 0.012, 0, 0, 0, 0, 0, 0)
+)
 FISHEYE = CameraModel("fisheye", 640, 480, 185.0, 185.0, 320.0, 240.0, 0.0, (0.02, -0.004, 0.0005, -3e-05))
 
 
@@ -76,8 +78,15 @@ def _oracle(box: np.ndarray, cam: CameraModel, m: np.ndarray, k: int, near: floa
 def test_edges_match_numpy_oracle(cam: CameraModel) -> None:
     rng = np.random.default_rng(3)
     boxes = np.column_stack(
-        [rng.uniform(-2, 12, 6), rng.uniform(-6, 6, 6), rng.uniform(-1, 1, 6),
-         rng.uniform(2, 5, 6), rng.uniform(1.5, 2.5, 6), rng.uniform(1.2, 2, 6), rng.uniform(-3, 3, 6)]
+        [
+            rng.uniform(-2, 12, 6),
+            rng.uniform(-6, 6, 6),
+            rng.uniform(-1, 1, 6),
+            rng.uniform(2, 5, 6),
+            rng.uniform(1.5, 2.5, 6),
+            rng.uniform(1.2, 2, 6),
+            rng.uniform(-3, 3, 6),
+        ]
     ).astype(np.float32)
     k = 9
     res = sample_footprints(boxes, [cam], _LOOK_X[None], np.zeros(6, np.int64), edge_samples=k, face_grid=2)
@@ -121,7 +130,7 @@ def test_facing_faces() -> None:
     box = np.array([[10.0, 0.0, 0.0, 4.0, 2.0, 1.5, 0.0]], np.float32)
     res = sample_footprints(box, [PINHOLE], _LOOK_X[None], [0], edge_samples=2, face_grid=1)
     facing = (res.flags[0, 24:] & FLAG_FACING) > 0
-    # faces -x, +x, -y, +y, -z, +z; the camera (origin) lies within the box's y and z extents: only -x faces it
+    # faces -x, +x, -y, +y, -z, +z; the camera (origin) lies within the box's y and z extents: only -x
     np.testing.assert_array_equal(facing, [True, False, False, False, False, False])
 
 
@@ -141,8 +150,15 @@ def test_bad_inputs_name_the_argument() -> None:
 def test_cuda_matches_cpu() -> None:
     rng = np.random.default_rng(5)
     boxes = np.column_stack(
-        [rng.uniform(-1, 10, 3), rng.uniform(-4, 4, 3), rng.uniform(-1, 1, 3),
-         np.full(3, 4.0), np.full(3, 2.0), np.full(3, 1.5), rng.uniform(-3, 3, 3)]
+        [
+            rng.uniform(-1, 10, 3),
+            rng.uniform(-4, 4, 3),
+            rng.uniform(-1, 1, 3),
+            np.full(3, 4.0),
+            np.full(3, 2.0),
+            np.full(3, 1.5),
+            rng.uniform(-3, 3, 3),
+        ]
     ).astype(np.float32)
     mats = np.stack([_LOOK_X, _LOOK_X])
     idx = np.array([0, 1, 1])
