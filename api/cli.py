@@ -64,15 +64,24 @@ def serve(
 
     settings = _settings(data_root, host=host, port=port)
     if workers is not None:
-        settings = Settings(**{**settings.model_dump(), "jobs": {**settings.jobs.model_dump(), "workers": workers}})
+        settings = Settings(
+            **{**settings.model_dump(), "jobs": {**settings.jobs.model_dump(), "workers": workers}}
+        )
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if processes > 1:  # worker processes build the app themselves, from the environment
         os.environ.update(
-            FUSIONLABEL_DATA_ROOT=str(settings.data_root), FUSIONLABEL_JOBS__WORKERS=str(settings.jobs.workers)
+            FUSIONLABEL_DATA_ROOT=str(settings.data_root),
+            FUSIONLABEL_JOBS__WORKERS=str(settings.jobs.workers),
         )
         uvicorn.run(
-            "api.main:create_app", factory=True, host=settings.host, port=settings.port, workers=processes,
-            log_level=log_level, access_log=False, timeout_graceful_shutdown=10,
+            "api.main:create_app",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=processes,
+            log_level=log_level,
+            access_log=False,
+            timeout_graceful_shutdown=10,
         )
         return
     uvicorn.run(

@@ -19,8 +19,8 @@ from api.schemas import (
     SnapCreate,
     SnapReportPublic,
 )
-from api.store import Delivery, DeliveryAttempt, JobRecord, LogRecord
 from api.schemas.quality import TrackKeyframesCreate
+from api.store import Delivery, DeliveryAttempt, JobRecord, LogRecord
 from engine import CoordinateFrame, CuboidTrack
 from engine.service import CuboidPath, PoseFrame, SnapConfig, SnapResult
 
@@ -80,7 +80,9 @@ def track_from_keyframes(track: TrackKeyframesCreate) -> CuboidTrack:
 def path_from_cuboid(cuboid: CuboidCreate) -> CuboidPath:
     """A one-cuboid path."""
     if cuboid.yaw is not None:
-        return CuboidPath.from_boxes([cuboid.timestamp_us], [(*cuboid.center, *cuboid.size, cuboid.yaw)], None, _frame(cuboid.frame))
+        return CuboidPath.from_boxes(
+            [cuboid.timestamp_us], [(*cuboid.center, *cuboid.size, cuboid.yaw)], None, _frame(cuboid.frame)
+        )
     return CuboidPath(
         [cuboid.timestamp_us],  # type: ignore[arg-type]
         [cuboid.center],  # type: ignore[arg-type]

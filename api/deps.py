@@ -71,6 +71,7 @@ async def get_logs(service: ServiceDep) -> LogCache:
 
 LogsDep = Annotated[LogCache, Depends(get_logs)]
 
+
 async def app_settings(service: ServiceDep) -> Settings:
     """The settings the app was built with (``create_app(settings)``; :func:`get_settings` by default).
 
@@ -142,7 +143,9 @@ async def reject_unknown_query(request: Request) -> None:
     known = {p.alias for p in _query_params(dependant)}
     unknown = sorted(set(request.query_params) - known)
     if unknown:
-        raise HTTPException(422, f"unknown query parameters {unknown[:5]}; this operation accepts {sorted(known)}")
+        raise HTTPException(
+            422, f"unknown query parameters {unknown[:5]}; this operation accepts {sorted(known)}"
+        )
 
 
 def _query_params(dependant: Any) -> list[Any]:

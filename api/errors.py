@@ -94,12 +94,22 @@ def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
 async def _validation(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     return problem_response(
-        422, "request validation failed", slug="validation", instance=request.url.path, errors=_field_errors(exc)
+        422,
+        "request validation failed",
+        slug="validation",
+        instance=request.url.path,
+        errors=_field_errors(exc),
     )
 
 
 async def _engine(request: Request, exc: Exception) -> Response:
-    slug = "invalid-type" if isinstance(exc, InvalidTypeError) else "log-format" if isinstance(exc, LogFormatError) else "invalid-input"
+    slug = (
+        "invalid-type"
+        if isinstance(exc, InvalidTypeError)
+        else "log-format"
+        if isinstance(exc, LogFormatError)
+        else "invalid-input"
+    )
     return problem_response(422, str(exc)[:2000], slug=slug, instance=request.url.path)
 
 

@@ -1,11 +1,11 @@
-"""Request guard (pure ASGI): body size limit and a strict JSON pre-parse, before any route runs.
+"""Request guards: a body size limit (pure ASGI middleware) and strict JSON parsing (a route class).
 
-* A body larger than the limit is answered 413 at once (from ``Content-Length`` when sent, else as soon
-  as the streamed bytes pass the limit); the body is never echoed.
-* JSON bodies are parsed once here with NaN, Infinity and overflowing numbers (``1e999``) refused,
-  and nesting deeper than ``max_json_depth`` refused (400), so the route's own parser only ever sees
-  finite, shallow JSON. The buffered body is then replayed to the application.
-* Upload routes (``/v1/logs/upload``) stream with their own, larger limit and skip the JSON check.
+* :class:`RequestGuard` answers 413 at once when ``Content-Length`` exceeds the limit, and stops a
+  streamed body as soon as its bytes pass the limit; the body is never echoed.
+* :class:`StrictJsonRoute` makes the routes parse JSON bodies once, strictly: NaN, Infinity and
+  overflowing numbers (``1e999``) are refused, as is nesting deeper than ``max_json_depth`` (400,
+  problem+json). Validation then sees only finite, shallow JSON.
+* Upload routes (``/v1/logs/upload``) get their own, larger limit.
 """
 
 from __future__ import annotations
@@ -13,19 +13,29 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable, Coroutine
 from typing import Any
 
+from fastapi import HTTPException, Request, Response
+from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import problem_response
 
-__all__ = ["RequestGuard", "check_json"]
+__all__ = ["BadJson", "RequestGuard", "StrictJsonRoute", "check_json"]
 
 UPLOAD_PATHS = ("/v1/logs/upload",)
+MAX_DEPTH_KEY = "fusionlabel.max_json_depth"
 
 
-class _TooLarge(Exception):
-    pass
+class _TooLarge(HTTPException):
+    """Raised from ``receive`` when a streamed body passes the limit.
+
+    An HTTPException, so FastAPI's body reader re-raises it instead of turning it into a generic 400.
+    """
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"request body exceeds {limit} bytes", headers={"Connection": "close"})
 
 
 class BadJson(ValueError):
@@ -43,6 +53,10 @@ def _finite_float(text: str) -> float:
     return value
 
 
+_BIG_EXPONENT = re.compile(rb"[eE][+-]?0*[0-9]{3,}")
+"""Only numbers with a 3-digit exponent can overflow a float64; other bodies skip the per-float hook."""
+
+
 def _depth_ok(value: Any, limit: int) -> bool:
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
@@ -53,17 +67,13 @@ def _depth_ok(value: Any, limit: int) -> bool:
             stack.extend((v, depth + 1) for v in item.values() if isinstance(v, dict | list))
         elif isinstance(item, list):
             if item and isinstance(item[0], int | float) and not isinstance(item[-1], dict | list):
-                continue  # a leaf vector (the common case for points); mixed lists are rejected by schemas
+                continue  # a leaf vector (points, timestamps); mixed lists are rejected by the schemas
             stack.extend((v, depth + 1) for v in item if isinstance(v, dict | list))
     return True
 
 
-_BIG_EXPONENT = re.compile(rb"[eE][+-]?0*[0-9]{3,}")
-"""Only numbers with a 3-digit exponent can overflow a float64; others skip the per-float hook."""
-
-
-def check_json(body: bytes, max_depth: int) -> None:
-    """Raise :class:`BadJson` unless ``body`` is strict, finite JSON nested at most ``max_depth`` deep."""
+def check_json(body: bytes, max_depth: int) -> Any:
+    """Parse ``body`` as strict, finite JSON nested at most ``max_depth`` deep; raise :class:`BadJson`."""
     hook = _finite_float if _BIG_EXPONENT.search(body) else None
     try:
         value = json.loads(body, parse_constant=_constant, parse_float=hook)
@@ -75,10 +85,34 @@ def check_json(body: bytes, max_depth: int) -> None:
         raise BadJson(f"malformed JSON: {str(exc)[:200]}") from None
     if not _depth_ok(value, max_depth):
         raise BadJson(f"JSON nested deeper than {max_depth} levels")
+    return value
+
+
+class _StrictRequest(Request):
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            try:
+                self._json = check_json(await self.body(), int(self.scope.get(MAX_DEPTH_KEY, 32)))
+            except BadJson as exc:
+                raise HTTPException(400, str(exc)) from None
+        return self._json
+
+
+class StrictJsonRoute(APIRoute):
+    """An :class:`APIRoute` whose JSON bodies are parsed by :func:`check_json` (one parse per request)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        """Wrap the FastAPI handler so it reads the body through the strict parser."""
+        handler = super().get_route_handler()
+
+        async def strict(request: Request) -> Response:
+            return await handler(_StrictRequest(request.scope, request.receive))
+
+        return strict
 
 
 class RequestGuard:
-    """ASGI middleware enforcing the body limits and strict JSON (see the module docstring).
+    """ASGI middleware enforcing the body limits (see the module docstring).
 
     Parameters
     ----------
@@ -87,7 +121,7 @@ class RequestGuard:
     max_body_bytes, max_upload_bytes : int
         Limits of JSON bodies and of uploads [bytes].
     max_json_depth : int
-        Deepest allowed JSON nesting.
+        Deepest allowed JSON nesting (handed to :class:`StrictJsonRoute` through the scope).
     """
 
     def __init__(self, app: ASGIApp, max_body_bytes: int, max_upload_bytes: int, max_json_depth: int) -> None:
@@ -97,63 +131,20 @@ class RequestGuard:
         self.max_depth = max_json_depth
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
+        """Check the body size of HTTP requests while they stream to the app."""
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        path: str = scope["path"]
-        upload = path in UPLOAD_PATHS
-        limit = self.max_upload if upload else self.max_body
-        headers = dict(scope["headers"])
-        length = headers.get(b"content-length")
-        if length is not None:
-            if not length.isdigit():
-                await problem_response(400, "Content-Length is not a number", instance=path)(scope, receive, send)
-                return
-            if int(length) > limit:
-                await self._too_large(scope, receive, send, limit)
-                return
-        if upload:
-            await self._stream(scope, receive, send, limit)
-            return
-        chunks, size = [], 0
-        more = True
-        while more:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                await self._too_large(scope, receive, send, limit)
-                return
-            chunks.append(chunk)
-            more = message.get("more_body", False)
-        body = b"".join(chunks)
-        ctype = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
-        if body and (ctype == b"application/json" or ctype.endswith(b"+json")):
-            try:
-                check_json(body, self.max_depth)
-            except BadJson as exc:
-                await problem_response(400, str(exc), slug="malformed-json", instance=path)(scope, receive, send)
-                return
-        sent = False
-
-        async def replay() -> Message:
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
-
-    async def _too_large(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
-        response = problem_response(
-            413, f"request body exceeds {limit} bytes", slug="too-large", headers={"Connection": "close"}
-        )
-        await response(scope, receive, send)
-
-    async def _stream(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        scope[MAX_DEPTH_KEY] = self.max_depth
+        limit = self.max_upload if scope["path"] in UPLOAD_PATHS else self.max_body
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                if not value.isdigit():
+                    await problem_response(400, "Content-Length is not a number")(scope, receive, send)
+                    return
+                if int(value) > limit:
+                    await self._too_large(scope, receive, send, limit)
+                    return
         size = 0
         started = False
 
@@ -163,7 +154,7 @@ class RequestGuard:
             if message["type"] == "http.request":
                 size += len(message.get("body", b""))
                 if size > limit:
-                    raise _TooLarge()
+                    raise _TooLarge(limit)
             return message
 
         async def watch(message: Message) -> None:
@@ -177,3 +168,9 @@ class RequestGuard:
         except _TooLarge:
             if not started:
                 await self._too_large(scope, receive, send, limit)
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        response = problem_response(
+            413, f"request body exceeds {limit} bytes", slug="too-large", headers={"Connection": "close"}
+        )
+        await response(scope, receive, send)

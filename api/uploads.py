@@ -47,16 +47,20 @@ def unpack_archive(archive: Path, target: Path, max_unpacked_bytes: int) -> Path
                     raise InvalidInputError(f"archive member {m.name!r} is not a regular file or folder")
                 total += max(m.size, 0)
             if total > max_unpacked_bytes:
-                raise InvalidInputError(f"archive unpacks to {total} bytes; the limit is {max_unpacked_bytes}")
+                raise InvalidInputError(
+                    f"archive unpacks to {total} bytes; the limit is {max_unpacked_bytes}"
+                )
             target.mkdir(parents=True, exist_ok=False)
             tar.extractall(target, members=members, filter="data")
     except (tarfile.TarError, OSError, EOFError) as exc:
         shutil.rmtree(target, ignore_errors=True)
-        raise InvalidInputError(f"upload is not a readable tar archive of a log: {type(exc).__name__}: {exc}") from None
+        raise InvalidInputError(
+            f"upload is not a readable tar archive of a log: {type(exc).__name__}: {exc}"
+        ) from None
     except InvalidInputError:
         shutil.rmtree(target, ignore_errors=True)
         raise
-    entries = [p for p in target.iterdir()]
+    entries = list(target.iterdir())
     if len(entries) == 1 and entries[0].is_dir():
         return entries[0]
     return target

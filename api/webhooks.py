@@ -39,7 +39,9 @@ def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
     return "v1," + base64.b64encode(mac).decode()
 
 
-def verify(secret: str, headers: Mapping[str, str], body: bytes, tolerance_s: int = 300, now: float | None = None) -> bool:
+def verify(
+    secret: str, headers: Mapping[str, str], body: bytes, tolerance_s: int = 300, now: float | None = None
+) -> bool:
     """Check a received webhook: signature (constant-time) and timestamp freshness.
 
     Parameters
@@ -156,6 +158,10 @@ class WebhookSender:
         duration = (time.perf_counter() - t0) * 1e3
         attempt = delivery.attempts + 1
         ok = status is not None and 200 <= status < 300
-        retry_at = None if ok or attempt >= self._config.max_attempts else time.time() + backoff_s(attempt, self._config)
+        retry_at = (
+            None
+            if ok or attempt >= self._config.max_attempts
+            else time.time() + backoff_s(attempt, self._config)
+        )
         state = self._store.deliveries.record(delivery, status, error, duration, retry_at)
         logger.info("webhook %s attempt %d -> %s (%s)", delivery.id, attempt, status or error, state.value)

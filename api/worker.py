@@ -25,7 +25,7 @@ from api.logcache import LogCache
 from api.settings import JobsConfig
 from api.store import JobRecord, LeaseStatus, NotFoundError, Store, canonical_json
 from engine.errors import EngineError
-from engine.service import JobCancelled, PrelabelOptions, Prelabeler
+from engine.service import JobCancelled, Prelabeler, PrelabelOptions
 
 __all__ = ["JobWorker"]
 
@@ -143,7 +143,9 @@ class JobWorker:
                     self._status[job.id] = status
         requeued, failed = self._store.jobs.requeue_lapsed(self._config.max_attempts)
         if requeued or failed:
-            logger.warning("re-queued %d jobs with lapsed leases; failed %d out of attempts", requeued, failed)
+            logger.warning(
+                "re-queued %d jobs with lapsed leases; failed %d out of attempts", requeued, failed
+            )
             self._wake.set()
             self._on_finished()
 

@@ -117,7 +117,13 @@ def _request(path: str, port: int, headers: dict[str, str], content: bytes) -> b
 
 
 async def _load(
-    port: int, path: str, headers: dict[str, str], body: dict[str, Any], clients: int, seconds: float, rate_hz: float
+    port: int,
+    path: str,
+    headers: dict[str, str],
+    body: dict[str, Any],
+    clients: int,
+    seconds: float,
+    rate_hz: float,
 ) -> dict[str, Any]:
     """``clients`` concurrent clients; each sends back to back (``rate_hz`` 0) or paced at ``rate_hz``."""
     request = _request(path, port, headers, json.dumps(body).encode())
@@ -181,9 +187,22 @@ def main() -> None:
     env = {**os.environ, "FUSIONLABEL_DATA_ROOT": str(root), "PYTHONPATH": str(REPO)}
     server_log = (tmp / "server.log").open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--log-level", "warning",
-         "--processes", str(args.processes)],
-        cwd=REPO, env=env, stdout=server_log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "api.cli",
+            "serve",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--processes",
+            str(args.processes),
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=server_log,
+        stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -204,14 +223,17 @@ def main() -> None:
                 r.raise_for_status()
             cpu0, own0 = _server_cpu_s(proc.pid), time.process_time()
             path = f"/v1/{name}"
-            res = asyncio.run(_load(port, path, headers, payloads[name], args.clients, args.seconds, args.rate))
+            res = asyncio.run(
+                _load(port, path, headers, payloads[name], args.clients, args.seconds, args.rate)
+            )
             res["server_cpu_ms_per_req"] = (_server_cpu_s(proc.pid) - cpu0) * 1e3 / max(res["requests"], 1)
             res["client_cpu_ms_per_req"] = (time.process_time() - own0) * 1e3 / max(res["requests"], 1)
             results[name] = res
             print(
-                f"{name:12s} clients={args.clients} {res['req_per_s']:8.1f} req/s  p50 {res['p50_ms']:6.2f} ms  "
-                f"p99 {res['p99_ms']:6.2f} ms  max {res['max_ms']:7.2f} ms  errors {res['error_rate']:.3%}  "
-                f"cpu/req server {res['server_cpu_ms_per_req']:.2f} ms client {res['client_cpu_ms_per_req']:.2f} ms"
+                f"{name:12s} clients={args.clients} {res['req_per_s']:8.1f} req/s  "
+                f"p50 {res['p50_ms']:6.2f} ms  p99 {res['p99_ms']:6.2f} ms  max {res['max_ms']:7.2f} ms  "
+                f"errors {res['error_rate']:.3%}  cpu/req server {res['server_cpu_ms_per_req']:.2f} ms "
+                f"client {res['client_cpu_ms_per_req']:.2f} ms"
             )
     finally:
         os.kill(proc.pid, signal.SIGTERM)
@@ -221,9 +243,13 @@ def main() -> None:
     record = {
         "clients": args.clients,
         "seconds": args.seconds,
-        "server": f"uvicorn, {args.processes} process(es), httptools + uvloop, 1 job worker thread each, 127.0.0.1",
+        "server": f"uvicorn, {args.processes} process(es), httptools + uvloop, 1 job thread each, 127.0.0.1",
         "client": "asyncio raw HTTP/1.1 keep-alive connections, one per client",
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
         "results": results,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -9,9 +9,10 @@ Methods
                      the result is moved back to the world with the pose of the query frame.
     ``linear_world`` linear centres + slerp rotations in the world frame (nuScenes / ncore style).
     ``hermite``      ``tracking.interpolate``: cubic Hermite centres + slerp, world frame.
-    ``hermite_snap`` ``hermite`` then ``tracking.snap_to_points`` on the frame's lidar sweep; moving tracks
-                     only (net displacement > 2 m); compare its ``mov+sweep`` column (frames 0-49 have
-                     sweeps in the excerpt) with the other methods'.
+    ``hermite_snap`` ``hermite`` then ``tracking.snap_to_points`` on the frame's lidar sweep (visible faces
+                     from the lidar's position); moving tracks only (net displacement > 2 m); compare its
+                     ``mov+sweep`` column (frames 0-49 have sweeps in the excerpt) with the other methods'.
+    ``snap_kf``      the same, calibrated on the track's keyframes and their sweeps (``SnapReference``).
 
 Also: keyframes needed per track to keep BEV IoU >= 0.8 on every frame (greedy insertion of the worst
 frame, starting from the first and last), per method.
@@ -28,6 +29,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import shapely
@@ -35,12 +37,22 @@ import shapely
 from calibration import SE3, Trajectory, wrap_angle
 from engine import open_log
 from engine.tracks import path_from_track, sweep_points
-from tracking import CuboidPath, PoseFrame, PositionMethod, SnapConfig, interpolate, snap_to_points, to_ego
+from tracking import (
+    CuboidPath,
+    PoseFrame,
+    PositionMethod,
+    SnapConfig,
+    SnapReference,
+    interpolate,
+    snap_to_points,
+    to_ego,
+)
 
 logger = logging.getLogger("eval_interpolation")
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "pandaset_seq002"
 KS = (2, 5, 10, 20)
-METHODS = ("euler_lidar", "linear_world", "hermite", "hermite_snap")
+METHODS = ("euler_lidar", "linear_world", "hermite", "hermite_snap", "snap_kf")
+SNAPS = ("hermite_snap", "snap_kf")
 
 Interp = Callable[[CuboidPath, np.ndarray], CuboidPath]
 
@@ -112,6 +124,11 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
             cache[t] = sweep_points(log, lidar_id, sweeps[t], PoseFrame.WORLD)
         return cache[t]
 
+    def sweeps_of(times: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+        """Each time's sweep (empty without one) and the lidar's world position then."""
+        pts = [points_at(int(t)) if int(t) in sweeps else np.zeros((0, 3), np.float32) for t in times]
+        return pts, world_from_lidar.poses_at(times)[0]
+
     fns: dict[str, Interp] = {
         "euler_lidar": lambda kf, t: euler_lidar(kf, t, world_from_lidar),
         "linear_world": lambda kf, t: interpolate(kf, t, method=PositionMethod.LINEAR),
@@ -128,6 +145,9 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
             m: {"c": [], "y": [], "iou": [], "c_mov": [], "c_sw": [], "c_mov_sw": []} for m in METHODS
         }
         flagged = 0
+        snap_stats: dict[str, dict[str, Any]] = {
+            n: {"moved": 0, "with_points": 0, "err_before_moved": [], "err_after_moved": []} for n in SNAPS
+        }
         flag_err: dict[str, list[np.ndarray]] = {"flagged": [], "unflagged": []}
         for path, mov in zip(tracks, moving, strict=True):
             keep = sorted({*range(0, len(path), k), len(path) - 1})
@@ -137,19 +157,26 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
             kf, gt = path.take(keep), path.take(query)
             has_sweep = np.array([int(t) in sweeps for t in gt.timestamps_us])
             for name in METHODS:
-                if name == "hermite_snap" and not mov:
+                if name in SNAPS and not mov:
                     continue  # snapping is evaluated on moving objects (static ones need no snapping)
-                if name == "hermite_snap":
+                if name in SNAPS:
                     out = fns["hermite"](kf, gt.timestamps_us)
-                    pts = [
-                        points_at(int(t)) if s else np.zeros((0, 3), np.float32)
-                        for t, s in zip(gt.timestamps_us, has_sweep, strict=True)
-                    ]
-                    snapped = snap_to_points(out, pts, snap_cfg)
-                    flagged += int(snapped.needs_keyframe.sum())
+                    pts, origins = sweeps_of(gt.timestamps_us)
+                    ref = None
+                    if name == "snap_kf":
+                        ref = SnapReference(kf, *sweeps_of(kf.timestamps_us))
+                    snapped = snap_to_points(out, pts, snap_cfg, sensor_origins=origins, reference=ref)
                     before = np.linalg.norm(out.centers - gt.centers, axis=1)
-                    flag_err["flagged"].append(before[snapped.needs_keyframe])
-                    flag_err["unflagged"].append(before[snapped.snapped & ~snapped.needs_keyframe])
+                    moved = snapped.shift_m > 0
+                    snap_stats[name]["moved"] += int(moved.sum())
+                    snap_stats[name]["with_points"] += int(snapped.snapped.sum())
+                    snap_stats[name]["err_before_moved"].append(before[moved])
+                    after = np.linalg.norm(snapped.path.centers - gt.centers, axis=1)
+                    snap_stats[name]["err_after_moved"].append(after[moved])
+                    if name == "snap_kf":
+                        flagged += int(snapped.needs_keyframe.sum())
+                        flag_err["flagged"].append(before[snapped.needs_keyframe])
+                        flag_err["unflagged"].append(before[snapped.snapped & ~snapped.needs_keyframe])
                     out = snapped.path
                 else:
                     out = fns[name](kf, gt.timestamps_us)
@@ -174,6 +201,15 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
                 "center_mean_with_sweep_m": float(e["c_sw"].mean()),
                 "center_mean_moving_with_sweep_m": float(e["c_mov_sw"].mean()),
                 "frames": int(e["c"].size),
+            }
+        for n, st in snap_stats.items():
+            eb = np.concatenate(st["err_before_moved"]) if st["err_before_moved"] else np.zeros(0)
+            ea = np.concatenate(st["err_after_moved"]) if st["err_after_moved"] else np.zeros(0)
+            row[f"{n}_frames"] = {
+                "with_points": st["with_points"],
+                "moved": st["moved"],
+                "center_mean_before_on_moved_m": float(eb.mean()) if eb.size else None,
+                "center_mean_after_on_moved_m": float(ea.mean()) if ea.size else None,
             }
         row["snap_needs_keyframe_frames"] = flagged
         # Is the flag informative? Hermite centre error on frames snap flagged vs frames it accepted.

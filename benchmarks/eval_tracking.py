@@ -7,6 +7,10 @@ noise, 2 % front/back heading flips, 5 % size noise. Two logs:
 * ``synthetic`` — ``engine.sim.simulate("tiny", 60 s, seed 0)``: 600 frames at 10 Hz, its GT tracks;
 * ``pandaset`` — the PandaSet excerpt's GT tracks (80 frames), perturbed the same way.
 
+Seeds: the reported numbers use simulation seed 0 and detection-noise seed 1 (the defaults). Tracker
+settings (pedestrian motion prior, stitching gate) were chosen on simulation seeds 1-4 with noise seed
+11 (``--sim-seed 1 --noise-seed 11`` etc.), never on the reported log's identities.
+
 Metrics (centre distance in bird's-eye view, match threshold 2 m, as nuScenes tracking): MOTA, IDF1 and
 ID switches from ``motmetrics`` (distances computed here; its ``iou_matrix`` breaks on NumPy 2), HOTA from
 ``trackeval`` (similarity ``max(0, 1 - d / 2 m)``) when it imports.
@@ -25,7 +29,16 @@ from pathlib import Path
 
 import numpy as np
 
-from tracking import ClassGate, Detections, OfflineConfig, OnlineTracker, TrackerConfig, refine_offline
+from tracking import (
+    ClassGate,
+    ConstantVelocity,
+    Detections,
+    MotionModel,
+    OfflineConfig,
+    OnlineTracker,
+    TrackerConfig,
+    refine_offline,
+)
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "pandaset_seq002"
 MATCH_M = 2.0
@@ -48,14 +61,23 @@ GATES_M = {"pedestrian": 1.5, "cyclist": 1.5, "motorcycle": 1.5, "truck": 3.0, "
 """Per-class centre-distance gates by label substring (others: 2 m); tuned per dataset, not in the library."""
 
 
+MOTION: dict[str, MotionModel] = {"pedestrian": ConstantVelocity(accel_xy=0.2, init_speed_std=1.0)}
+"""Per-class motion priors by label substring (others: the default ``ConstantVelocity``): people walk at
+1-2 m/s and change velocity slowly, so a newborn pedestrian track must not take its velocity from two
+jittered detections."""
+
+
 def tracker_config(labels: list[str]) -> TrackerConfig:
-    """Per-class gates for the class ids of ``labels`` (id = position in the sorted label list)."""
-    gates = {}
+    """Per-class gates and motion models for the class ids of ``labels`` (id = index in the sorted list)."""
+    gates, models = {}, {}
     for i, name in enumerate(labels):
         for key, gate in GATES_M.items():
             if key in name.lower():
                 gates[i] = ClassGate(max_distance_m=gate)
-    return TrackerConfig(gates=gates)
+        for key, model in MOTION.items():
+            if key in name.lower():
+                models[i] = model
+    return TrackerConfig(gates=gates, class_models=models)
 
 
 def truth_from_annotations(tracks: list, times: np.ndarray, ego_xy: np.ndarray) -> Truth:  # type: ignore[type-arg]
@@ -182,10 +204,10 @@ def hota(truth: Truth, hyp_ids: list[np.ndarray], hyp_boxes: list[np.ndarray]) -
     return float(np.mean(HOTA().eval_sequence(data)["HOTA"]))
 
 
-def synthetic_truth(seconds: float) -> Truth:
+def synthetic_truth(seconds: float, seed: int = 0) -> Truth:
     from engine.sim import simulate
 
-    run = simulate("tiny", seconds, 0)
+    run = simulate("tiny", seconds, seed)
     log, tracks = run.log, list(run.ground_truth.annotations.tracks)
     times = next(iter(log.lidar.values())).timestamps_us
     ego = log.trajectory.poses_at(times)[0][:, :2]
@@ -205,15 +227,19 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--sim-seed", type=int, default=0, help="simulation seed (reported: 0)")
+    parser.add_argument("--noise-seed", type=int, default=1, help="detection-noise seed (reported: 1)")
     args = parser.parse_args(argv)
     results: dict[str, object] = {}
     for name, make in (
-        ("synthetic", lambda: synthetic_truth(args.seconds)),
+        ("synthetic", lambda: synthetic_truth(args.seconds, args.sim_seed)),
         ("pandaset", lambda: pandaset_truth(args.data)),
     ):
         truth = make()
-        frames = perturb(truth, seed=1)
+        frames = perturb(truth, seed=args.noise_seed)
         row: dict[str, object] = {"frames": len(frames), "gt_tracks": truth.n_tracks}
+        if name == "synthetic":
+            row["seeds"] = {"simulation": args.sim_seed, "noise": args.noise_seed}
         for mode, fn in (("online", online_hypotheses), ("offline", offline_hypotheses)):
             t0 = time.perf_counter()
             ids, boxes = fn(frames, tracker_config(truth.labels))

@@ -34,7 +34,10 @@ from benchmarks.stages import STAGES, Plan, RigData
 
 log = logging.getLogger("benchmarks.runner")
 ROOT = Path(__file__).resolve().parents[1]
-PANDASET_DIRS = (ROOT.parent / "shared" / "data" / "pandaset_seq002", ROOT / "data" / "samples" / "pandaset_seq002")
+PANDASET_DIRS = (
+    ROOT.parent / "shared" / "data" / "pandaset_seq002",
+    ROOT / "data" / "samples" / "pandaset_seq002",
+)
 ALL_RIGS = ("nuscenes", "kitti", "robotaxi", "pandaset")
 SECTION = "## Suite (python -m benchmarks)"
 # seconds simulated per rig, and sweeps kept per rig: (quick, full)
@@ -48,8 +51,9 @@ def kitti_rig() -> Any:
 
     lidar = LidarSpec("velodyne", (0.81, 0.32, 1.73), 0.0, 64, 2000, 10.0, 2.0, -24.8, 120.0)
     cams = tuple(
-        CameraSpec(f"cam_{side}", (1.08, y, 1.65), 0.0, 0.0, "brown_conrady", 1242, 375, 721.5,
-                   (0.0,) * 8, 10.0, 0)
+        CameraSpec(
+            f"cam_{side}", (1.08, y, 1.65), 0.0, 0.0, "brown_conrady", 1242, 375, 721.5, (0.0,) * 8, 10.0, 0
+        )
         for side, y in (("left", 0.06), ("right", -0.48))
     )
     return RigSpec("kitti", (lidar,), (), cams)
@@ -61,8 +65,16 @@ def _ego_points(log_: Any, lidar_id: str, sweep: Any, compensated: bool) -> np.n
     e = log_.sensors[lidar_id].ego_from_sensor.matrix
     if compensated:
         return np.ascontiguousarray((sweep.points @ e[:3, :3].T + e[:3, 3]).astype(np.float32))
-    return np.asarray(kernels.deskew(sweep.points, sweep.time_offset_us, timestamp_us=sweep.timestamp_us,
-                                     trajectory=log_.trajectory, ego_from_sensor=e, extrapolation="clamp"))
+    return np.asarray(
+        kernels.deskew(
+            sweep.points,
+            sweep.time_offset_us,
+            timestamp_us=sweep.timestamp_us,
+            trajectory=log_.trajectory,
+            ego_from_sensor=e,
+            extrapolation="clamp",
+        )
+    )
 
 
 def load_rig(name: str, quick: bool, seconds: float | None = None, max_sweeps: int | None = None) -> RigData:
@@ -119,17 +131,28 @@ def machine_info() -> dict[str, Any]:
             info[mod] = None
     try:
         git = ["git", "-C", str(ROOT)]
-        info["git_commit"] = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True,
-                                            text=True, check=False).stdout.strip() or "unknown"
-        dirty = subprocess.run([*git, "status", "--porcelain", "--untracked-files=no"], capture_output=True,
-                               text=True, check=False).stdout.strip()
+        info["git_commit"] = (
+            subprocess.run(
+                [*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+            ).stdout.strip()
+            or "unknown"
+        )
+        dirty = subprocess.run(
+            [*git, "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
         info["git_dirty"] = bool(dirty)
     except OSError:
         info["git_commit"], info["git_dirty"] = "unknown", None
     cpu = platform.processor() or platform.machine()
     try:
-        cpu = next(ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-                   if ln.startswith("model name"))
+        cpu = next(
+            ln.split(":", 1)[1].strip()
+            for ln in Path("/proc/cpuinfo").read_text().splitlines()
+            if ln.startswith("model name")
+        )
     except (OSError, StopIteration):
         pass
     info["cpu"] = cpu
@@ -148,16 +171,28 @@ def machine_info() -> dict[str, Any]:
 
 
 def _error_row(rig: str, stage: str, exc: BaseException) -> dict[str, Any]:
-    return {"rig": rig, "stage": stage, "device": "cpu", "unit": "frames/s", "frames": 0,
-            "ms_per_frame": float("nan"), "per_s": float("nan"), "peers": [],
-            "no_peer_reason": f"stage failed: {type(exc).__name__}: {exc}"[:300],
-            "memory_bound_fraction": None, "accuracy": "", "note": ""}
+    return {
+        "rig": rig,
+        "stage": stage,
+        "device": "cpu",
+        "unit": "frames/s",
+        "frames": 0,
+        "ms_per_frame": float("nan"),
+        "per_s": float("nan"),
+        "peers": [],
+        "no_peer_reason": f"stage failed: {type(exc).__name__}: {exc}"[:300],
+        "memory_bound_fraction": None,
+        "accuracy": "",
+        "note": "",
+    }
 
 
 def end_to_end_row(rig: RigData) -> dict[str, Any]:
     """End-to-end pre-label row: measured when ``engine.pipeline`` exists, else a row saying so."""
     if importlib.util.find_spec("engine.pipeline") is None:
-        return _error_row(rig.name, "end-to-end pre-label", RuntimeError("engine/pipeline.py not present yet"))
+        return _error_row(
+            rig.name, "end-to-end pre-label", RuntimeError("engine/pipeline.py not present yet")
+        )
     from engine import pipeline
 
     fn = getattr(pipeline, "prelabel", None) or getattr(pipeline, "prelabel_log", None)
@@ -166,9 +201,17 @@ def end_to_end_row(rig: RigData) -> dict[str, Any]:
     from benchmarks.stages import row, timed
 
     t = timed(lambda: fn(rig.log), 0)
+    tracks = len(fn(rig.log).annotations.tracks)
     n = len(rig.log.lidar[rig.lidar_id])
-    return row(rig, "end-to-end pre-label", t / n, frames=n, no_peer="no open-source pre-labeler runs the same chain",
-               note=f"engine.pipeline.{fn.__name__} on the whole log")
+    return row(
+        rig,
+        "end-to-end pre-label",
+        t / n,
+        frames=n,
+        no_peer="no open-source pre-labeler runs the same chain",
+        accuracy=f"{tracks} tracks out for {len(rig.annotations.tracks)} GT tracks",
+        note=f"engine.pipeline.{fn.__name__} on the whole log (first call's JIT compile excluded)",
+    )
 
 
 def run(
@@ -190,7 +233,9 @@ def run(
             raise ValueError(f"unknown stage {s!r}; expected one of {[*STAGES, 'end-to-end pre-label']}")
     bw = memory_bandwidth(64 << 20 if quick else 256 << 20)
     use_cuda = cuda_present() if cuda is None else cuda
-    plan = Plan(repeat=2 if quick else 5, peer_frames=1 if quick else 3, copy_gbps=bw["copy_GBps"], cuda=use_cuda)
+    plan = Plan(
+        repeat=2 if quick else 5, peer_frames=1 if quick else 3, copy_gbps=bw["copy_GBps"], cuda=use_cuda
+    )
     rows: list[dict[str, Any]] = []
     for name in rigs:
         t_rig = time.perf_counter()
@@ -207,8 +252,14 @@ def run(
                 log.warning("%s / %s failed: %r", name, stage, exc)
                 rows.append(_error_row(name, stage, exc))
             log.info("  %s %.1f s", stage, time.perf_counter() - t_stage)
-    return {"machine": machine_info(), "bandwidth": bw, "quick": quick, "cuda": use_cuda, "rows": rows,
-            "wall_s": time.perf_counter() - t0}
+    return {
+        "machine": machine_info(),
+        "bandwidth": bw,
+        "quick": quick,
+        "cuda": use_cuda,
+        "rows": rows,
+        "wall_s": time.perf_counter() - t0,
+    }
 
 
 def _fmt(x: float | None, spec: str = ".1f") -> str:
@@ -218,15 +269,19 @@ def _fmt(x: float | None, spec: str = ".1f") -> str:
 def markdown(result: dict[str, Any]) -> str:
     """The suite's Markdown section: a header naming device, versions and commit, then one row per result."""
     m, bw = result["machine"], result["bandwidth"]
-    vers = ", ".join(f"{k} {m[k]}" for k in ("numpy", "numba", "scipy", "cv2", "open3d", "shapely", "torch", "cupy")
-                     if m.get(k))
+    vers = ", ".join(
+        f"{k} {m[k]}"
+        for k in ("numpy", "numba", "scipy", "cv2", "open3d", "shapely", "torch", "cupy")
+        if m.get(k)
+    )
     lines = [
         SECTION,
         "",
-        f"Device: {m['cpu']}, {m['cores']} cores" + (f"; GPU {m['gpu']} (driver {m.get('cuda_driver')})"
-                                                     if m.get("gpu") else "; no GPU")
-        + f". Python {m['python']}; {vers}. git {m['git_commit']}{' + uncommitted changes' if m.get('git_dirty') else ''}"
-        f"{' (quick run)' if result['quick'] else ''}; 1-min load {m['load_average_1min']}; "
+        f"Device: {m['cpu']}, {m['cores']} cores"
+        + (f"; GPU {m['gpu']} (driver {m.get('cuda_driver')})" if m.get("gpu") else "; no GPU")
+        + f". Python {m['python']}; {vers}. git {m['git_commit']}"
+        + (" + uncommitted changes" if m.get("git_dirty") else "")
+        + f"{' (quick run)' if result['quick'] else ''}; 1-min load {m['load_average_1min']}; "
         f"copy bandwidth {bw['copy_GBps']:.1f} GB/s; wall time {result['wall_s']:.0f} s.",
         "",
         "x peer = peer time / ours on the same inputs in this run (> 1: ours faster). mem = fraction of the "
@@ -236,9 +291,21 @@ def markdown(result: dict[str, Any]) -> str:
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in result["rows"]:
-        peers = "; ".join(f"{p['name']}: {_fmt(p['ratio'])}x" for p in r["peers"]) or f"none: {r['no_peer_reason']}"
-        cells = [r["rig"], r["stage"], r["device"], f"{_fmt(r['per_s'])} {r['unit']}", _fmt(r["ms_per_frame"], ".2f"),
-                 peers, _fmt(r["memory_bound_fraction"], ".2f"), r["accuracy"], r["note"]]
+        peers = (
+            "; ".join(f"{p['name']}: {_fmt(p['ratio'])}x" for p in r["peers"])
+            or f"none: {r['no_peer_reason']}"
+        )
+        cells = [
+            r["rig"],
+            r["stage"],
+            r["device"],
+            f"{_fmt(r['per_s'])} {r['unit']}",
+            _fmt(r["ms_per_frame"], ".2f"),
+            peers,
+            _fmt(r["memory_bound_fraction"], ".2f"),
+            r["accuracy"],
+            r["note"],
+        ]
         lines.append("| " + " | ".join(str(c).replace("|", "/") for c in cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -264,12 +331,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--seconds", type=float, default=None, help="simulated seconds per synthetic rig")
     p.add_argument("--max-sweeps", type=int, default=None, help="sweeps measured per rig")
     p.add_argument("--cpu-only", action="store_true", help="skip CUDA rows even with a GPU")
-    p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results", help="folder for suite.json/.md")
+    p.add_argument(
+        "--out", type=Path, default=ROOT / "benchmarks" / "results", help="folder for suite.json/.md"
+    )
     p.add_argument("--results-md", action="store_true", help="also update benchmarks/RESULTS.md")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    result = run(args.quick, args.rigs.split(","), args.stages.split(",") if args.stages else None,
-                 args.seconds, args.max_sweeps, False if args.cpu_only else None)
+    result = run(
+        args.quick,
+        args.rigs.split(","),
+        args.stages.split(",") if args.stages else None,
+        args.seconds,
+        args.max_sweeps,
+        False if args.cpu_only else None,
+    )
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "suite.json").write_text(json.dumps(result, indent=2, default=str))
     section = markdown(result)

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from engine import cli_jobs
 from engine.errors import EngineError
 
 app = typer.Typer(
@@ -26,6 +27,11 @@ log = logging.getLogger("fusionlabel")
 def _fail(exc: Exception) -> None:
     console.print(f"[bold red]error:[/] {exc}")
     raise typer.Exit(code=2)
+
+
+# Job commands live in engine.cli_jobs (one module per concern); registered here, on the one app.
+for _command in (cli_jobs.prelabel, cli_jobs.validate, cli_jobs.interpolate, cli_jobs.render, cli_jobs.bench):
+    app.command()(_command)
 
 
 @app.callback()
@@ -70,86 +76,32 @@ SAMPLE_LOG = Path(__file__).resolve().parents[1] / "data" / "samples" / "pandase
 
 @app.command()
 def demo(
-    out: Annotated[Path, typer.Option(help="Where the demo writes its logs.")] = Path("out/demo"),
-    seconds: Annotated[float, typer.Option(help="Length of the simulated log [s].")] = 3.0,
+    out: Annotated[Path, typer.Option(help="Where the demo writes its outputs.")] = Path("out/demo"),
+    backend: Annotated[str, typer.Option(help="Where kernels run: cpu, cuda or auto.")] = "cpu",
 ) -> None:
-    """Run the main job on the embedded default: the bundled real PandaSet sample and a simulated rig, on CPU.
+    """Run the main job on the embedded default: pre-label the bundled real PandaSet sample end to end.
 
-    Opens the bundled PandaSet excerpt (real data), converts it to a native log, simulates a nuScenes-like
-    rig with ground truth, and prints a summary of both. (The pre-labeling pipeline replaces this with
-    the full job as it lands.)
+    Opens the bundled PandaSet excerpt (4 real Pandar64 sweeps, 6 cameras), runs shared frame ->
+    proposals -> tracks -> links -> validation on CPU, writes native and SFS outputs plus pictures
+    (bird's-eye views, camera overlays, a contact sheet) and prints the summary. The first run
+    compiles the numba kernels (about a minute).
 
-    Example: ``fusionlabel demo --out out/demo``
+    Example: fusionlabel demo --out out/demo
     """
-    import shutil
-    import time
+    from engine.cli_jobs import run_prelabel
+    from engine.stages import PipelineConfig
 
-    import numpy as np
-
-    from engine.io import open_log, write_native_log
-    from engine.sim import read_ground_truth, write_simulation
-
-    out.mkdir(parents=True, exist_ok=True)
-    rows: list[tuple[str, str, str]] = []
     try:
-        t0 = time.perf_counter()
-        real = open_log(SAMPLE_LOG)
-        native_dir = out / "pandaset_native"
-        shutil.rmtree(native_dir, ignore_errors=True)
-        write_native_log(real, native_dir)
-        reopened = open_log(native_dir)
-        lidar_id = next(iter(reopened.lidar))
-        sweep = reopened.lidar[lidar_id][0]
-        cars = [t for t in reopened.annotations.tracks if t.label.lower() == "car"]
-        rows += [
-            ("PandaSet sample", "lidar sweeps", str(len(reopened.lidar[lidar_id]))),
-            ("PandaSet sample", "points in first sweep", f"{len(sweep):,}"),
-            (
-                "PandaSet sample",
-                "point time span (ms)",
-                f"{np.ptp(sweep.time_offset_us) / 1e3:.1f}",
-            ),
-            ("PandaSet sample", "cameras", str(len(reopened.cameras))),
-            (
-                "PandaSet sample",
-                "GT tracks (cars)",
-                f"{len(reopened.annotations.tracks)} ({len(cars)})",
-            ),
-            (
-                "PandaSet sample",
-                "motion compensated",
-                str(reopened.metadata.get("lidar_motion_compensated", "?")),
-            ),
-            ("PandaSet sample", "open + convert (s)", f"{time.perf_counter() - t0:.2f}"),
-        ]
-        t0 = time.perf_counter()
-        sim_dir = out / "sim_nuscenes"
-        shutil.rmtree(sim_dir, ignore_errors=True)
-        log_dir = write_simulation(sim_dir, "nuscenes", seconds, seed=0)
-        sim = open_log(log_dir)
-        gt = read_ground_truth(sim_dir / "ground_truth")
-        lid = next(iter(sim.lidar))
-        rows += [
-            ("simulated nuScenes-like", "lidar sweeps", str(len(sim.lidar[lid]))),
-            ("simulated nuScenes-like", "points in first sweep", f"{len(sim.lidar[lid][0]):,}"),
-            (
-                "simulated nuScenes-like",
-                "cameras / radars",
-                f"{len(sim.cameras)} / {len(sim.radar)}",
-            ),
-            ("simulated nuScenes-like", "GT tracks", str(len(gt.annotations.tracks))),
-            ("simulated nuScenes-like", "simulate + write (s)", f"{time.perf_counter() - t0:.2f}"),
-        ]
+        run_prelabel(SAMPLE_LOG, out, PipelineConfig(backend=backend))  # type: ignore[arg-type]
     except EngineError as exc:
         _fail(exc)
         return
-    table = Table(title="fusionlabel demo (CPU, embedded default)")
-    for col in ("log", "item", "value"):
-        table.add_column(col)
-    for row in rows:
-        table.add_row(*row)
-    console.print(table)
-    console.print(f"native logs written under [bold]{out}[/]")
+    console.print(
+        f"\nlook at: [bold]{out / 'render' / 'contact_sheet.png'}[/] (every frame and camera), "
+        f"[bold]{out / 'render' / 'bev'}[/] (bird's-eye views), "
+        f"[bold]{out / 'render' / 'camera' / 'front_camera' / '0002.png'}[/] (the real front image); "
+        f"labels in [bold]{out / 'annotations.json'}[/] and [bold]{out / 'scene.sfs'}[/]"
+    )
 
 
 @app.command()
@@ -229,3 +181,29 @@ def sim(
         table.add_row(key, value)
     console.print(table)
     console.print(f"log: [bold]{log_dir}[/]  ground truth: [bold]{Path(out) / 'ground_truth'}[/]")
+
+
+@app.command()
+def convert(
+    src: Annotated[Path, typer.Argument(help="A log: native, PandaSet, SFS, MCAP, nuScenes, KITTI.")],
+    dst: Annotated[Path, typer.Argument(help="Output: a folder (native) or a file (sfs, kitti, openlabel).")],
+    to: Annotated[str, typer.Option("--to", help="Output format: native, sfs, kitti, openlabel.")] = "native",
+    angle_unit: Annotated[str, typer.Option(help="SFS cuboid angle unit: radians or degrees.")] = "radians",
+) -> None:
+    """Convert a log between formats (the reader is picked by content).
+
+    Examples: ``fusionlabel convert data/samples/pandaset_seq002 out/seq002.sfs --to sfs``;
+    ``fusionlabel convert out/seq002.sfs out/seq002_native``;
+    ``fusionlabel convert out/seq002.sfs out/labels.txt --to kitti``.
+    """
+    from engine.io.convert import OutputFormat
+    from engine.io.convert import convert as run_convert
+
+    try:
+        fmt = OutputFormat.parse(to)
+        options = {"angle_unit": angle_unit} if fmt is OutputFormat.SFS else {}
+        written = run_convert(src, dst, fmt, **options)
+    except EngineError as exc:
+        _fail(exc)
+        return
+    console.print(f"wrote [bold]{written}[/] ({fmt.value})")

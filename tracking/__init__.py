@@ -8,12 +8,13 @@ from tracking.association import ClassGate, CostMetric
 from tracking.frames import to_ego, to_frame, to_world
 from tracking.interpolation import OutOfRange, PositionMethod, hermite_tangents, interpolate
 from tracking.lifecycle import LifecycleConfig, TrackState
-from tracking.motion import ConstantTurnRate, ConstantVelocity
+from tracking.motion import ConstantTurnRate, ConstantVelocity, MotionModel
 from tracking.offline import OfflineConfig, RefinedTrack, refine_offline
 from tracking.paths import CuboidPath, PoseFrame
 from tracking.radar import RadarPoints
 from tracking.smoothing import SmoothedTrack, SmoothingConfig
-from tracking.snap import SnapConfig, SnapResult, snap_to_points
+from tracking.snap import SnapConfig, SnapReference, SnapResult, snap_to_points
+from tracking.stitching import StitchConfig
 from tracking.tracker import Detections, FrameTracks, OnlineTracker, TrackerConfig
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "Detections",
     "FrameTracks",
     "LifecycleConfig",
+    "MotionModel",
     "OfflineConfig",
     "OnlineTracker",
     "RadarPoints",
@@ -37,7 +39,9 @@ __all__ = [
     "PoseFrame",
     "PositionMethod",
     "SnapConfig",
+    "SnapReference",
     "SnapResult",
+    "StitchConfig",
     "hermite_tangents",
     "interpolate",
     "refine_offline",

@@ -3,7 +3,8 @@
 :func:`refine_offline` runs::
 
     online tracker forward in time, and again backward (time reversed)
-    keep the detection-to-detection links both passes agree on -> fragments
+    keep the detection-to-detection links both passes agree on, and those of one pass that the other
+        does not contradict -> fragments
     stitch fragments across short gaps by motion consistency (tracking.stitching: Kalman end states of
         each fragment, a track-to-track test on position and velocity, optimal assignment)
     drop tracks with fewer than ``min_detections`` detections
@@ -94,6 +95,24 @@ def _links(ids_per_frame: Sequence[I64]) -> set[tuple[int, int, int, int]]:
     return links
 
 
+def _agreed_links(
+    fwd: set[tuple[int, int, int, int]], bwd: set[tuple[int, int, int, int]]
+) -> set[tuple[int, int, int, int]]:
+    """Links both passes make, plus links of one pass that the other does not contradict.
+
+    A one-sided link ``a -> b`` is kept when the other pass links ``a`` to nothing later and nothing
+    earlier to ``b`` (it ended a track at ``a`` and started one at ``b``: e.g. a parked car that drives
+    off abruptly is lost by the pass that meets it moving first). Where the other pass links ``a`` or
+    ``b`` differently, neither link is kept and stitching decides.
+    """
+    both = fwd & bwd
+    for mine, other in ((fwd, bwd), (bwd, fwd)):
+        has_next = {(f0, d0) for f0, d0, _, _ in other}
+        has_prev = {(f1, d1) for _, _, f1, d1 in other}
+        both |= {k for k in mine - other if k[:2] not in has_next and k[2:] not in has_prev}
+    return both
+
+
 def _find(parent: list[int], i: int) -> int:
     while parent[i] != i:
         parent[i] = parent[parent[i]]
@@ -142,7 +161,7 @@ def refine_offline(frames: Sequence[Detections], config: OfflineConfig | None = 
     forward = [r.detection_track_ids for r in OnlineTracker(cfg.tracker).run(frames)]
     reverse = [Detections(-f.timestamp_us, f.boxes, f.scores, f.class_ids) for f in reversed(frames)]
     backward = [r.detection_track_ids for r in OnlineTracker(cfg.tracker).run(reverse)][::-1]
-    agreed = _links(forward) & _links(backward)  # links are between time-consecutive detections
+    agreed = _agreed_links(_links(forward), _links(backward))
     frags = _fragments(frames, agreed)
     tcfg = cfg.tracker
     models = [tcfg.model_for(int(frames[fr[0][0]].class_ids[fr[0][1]])) for fr in frags]  # type: ignore[index]

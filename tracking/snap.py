@@ -1,21 +1,35 @@
-"""Snap interpolated cuboids to the lidar points of their sweeps (bounded, heading-flip-safe refit).
+"""Snap interpolated cuboids to the lidar points of their sweeps (rigid size, visible faces, bounded moves).
 
 For each cuboid only its bird's-eye-view pose moves: the centre by at most ``max_shift_m`` in x/y and the
-heading by at most ``max_yaw_rad`` (< π/2). Size, height and z stay. The fit minimises the mean
-truncated distance of the nearby points to the box outline in bird's-eye view (points inside count their
-distance to the nearest side, points outside their distance to the box; both capped at
-``truncation_m`` so clutter and ground cannot dominate), plus a small pull back to the interpolated pose,
-by a coarse-to-fine grid search. Points within ``ground_clearance_m`` of the box bottom are ignored
-(ground returns).
+heading by at most ``max_yaw_rad`` (< π/2). Size, height and z stay (a track has one rigid size).
+
+**Visible-face model.** A lidar sees the faces of a box that face the sensor, not its outline: the far
+faces are hidden, and near objects also show their roof and bonnet. With the sensor position known
+(``sensor_origins``), the cost of a point is its BEV distance to the nearest *visible* side face of the
+(moved) box (a face is visible when the sensor lies beyond its plane), truncated at ``truncation_m`` so
+roof points, clutter and ground do not dominate; the fit minimises the mean cost plus a small pull back
+to the interpolated pose, by a coarse-to-fine grid search. Without sensor positions all four sides count.
+Points within ``ground_clearance_m`` of the box bottom are ignored (ground returns).
+
+**Keyframe calibration.** Labelers draw boxes with margins, and a partly seen object is fitted short of
+its true extent, so a fit to points is biased relative to the labels. With ``reference`` (the track's
+keyframes and their sweeps) the same fit is run at each keyframe, where the labeler's box is the truth;
+its move there is the fitter's bias in that box's frame. The bias is interpolated in time to every
+query and subtracted from the query's fit: only the *change* of the point evidence since the keyframes
+moves the box.
+
+**Acceptance.** A move is applied only when the fit lowers the mean point cost by at least
+``min_improvement_m`` and the (calibrated) correction is at least ``min_correction_m`` or
+``min_correction_rad``; otherwise the cuboid stays as interpolated.
 
 **Heading-flip guard**: a box is symmetric under a turn by π, so a point fit alone cannot tell front from
 back. The yaw search is bounded to ``|Δyaw| <= max_yaw_rad < π/2`` around the interpolated heading, which
 therefore decides the direction; a snapped cuboid never flips.
 
 A frame **needs a keyframe** when, after snapping, the fit residual exceeds ``max_residual_m`` or the best
-pose lies near the search bound (a move of at least 80 % of ``max_shift_m`` or ``max_yaw_rad``: the
-interpolation was far off there and the true pose may lie beyond the bound). Frames with fewer than
-``min_points`` points are left as interpolated and reported with ``snapped == False`` and a NaN residual.
+pose lies near the search bound (a move of at least 80 % of ``max_shift_m`` or ``max_yaw_rad``). Frames
+with fewer than ``min_points`` points are left as interpolated and reported with ``snapped == False`` and
+a NaN residual.
 """
 
 from __future__ import annotations
@@ -31,7 +45,7 @@ from kernels.errors import InvalidInputError
 from kernels.validation import as_array
 from tracking.paths import CuboidPath
 
-__all__ = ["SnapConfig", "SnapResult", "snap_to_points"]
+__all__ = ["SnapConfig", "SnapReference", "SnapResult", "snap_to_points"]
 
 F64 = npt.NDArray[np.float64]
 
@@ -52,13 +66,13 @@ class SnapConfig:
         Points lower than this above the box bottom are ignored [m].
     truncation_m : float
         Cap of each point's distance in the cost [m].
-    inside_weight : float
-        Weight of an inside point's distance to the nearest side relative to an outside point's distance
-        to the box. Zero by default: near objects show their roof and bonnet, not only their sides, so
-        points deep inside a box are no evidence against it.
     min_improvement_m : float
-        A move is kept only when it lowers the mean point cost by at least this much [m]; otherwise
-        the cuboid stays as interpolated (clutter must not nudge good interpolations).
+        A move is kept only when the fit lowers the mean point cost by at least this much [m].
+    min_correction_m : float
+        ... and the calibrated centre correction is at least this long [m] (or the heading correction
+        at least ``min_correction_rad``); smaller corrections are within the fit's noise.
+    min_correction_rad : float
+        Smallest heading correction that is applied on its own [rad].
     prior_m : float
         Cost added at the search bound to pull the fit back to the interpolated pose [m].
     min_points : int
@@ -77,8 +91,9 @@ class SnapConfig:
     margin_m: float = 0.3
     ground_clearance_m: float = 0.25
     truncation_m: float = 0.3
-    inside_weight: float = 0.0
     min_improvement_m: float = 0.01
+    min_correction_m: float = 0.05
+    min_correction_rad: float = 0.02
     prior_m: float = 0.005
     min_points: int = 10
     max_points: int = 256
@@ -96,6 +111,25 @@ class SnapConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class SnapReference:
+    """A track's keyframes with their sweeps, to calibrate the fit against the labeler's boxes.
+
+    Parameters
+    ----------
+    keyframes : CuboidPath
+        The labeled cuboids, same frame as the cuboids to snap.
+    points : sequence of arrays of shape (N_i, 3), float32
+        One sweep per keyframe, in the keyframes' frame at its timestamp [m] (empty where none).
+    sensor_origins : array_like of shape (K, 3), optional
+        Lidar position per keyframe, same frame [m].
+    """
+
+    keyframes: CuboidPath
+    points: Sequence[npt.ArrayLike]
+    sensor_origins: npt.ArrayLike | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class SnapResult:
     """Output of :func:`snap_to_points`; arrays have one row per cuboid.
 
@@ -104,7 +138,7 @@ class SnapResult:
     path : CuboidPath
         The snapped cuboids (same frame as the input).
     residual_m : ndarray of shape (Q,), float64
-        Mean truncated point-to-outline distance after snapping [m]; NaN when not snapped.
+        Mean truncated point-to-face distance of the returned cuboid [m]; NaN when not snapped.
     residual_before_m : ndarray of shape (Q,), float64
         The same for the interpolated cuboid [m]; NaN when not snapped.
     shift_m : ndarray of shape (Q,), float64
@@ -129,24 +163,30 @@ class SnapResult:
     needs_keyframe: npt.NDArray[np.bool_]
 
 
-def _cost(local_xy: F64, half: F64, dx: F64, dy: F64, dyaw: F64, trunc: float, inside_weight: float) -> F64:
-    """Mean truncated outline distance for candidate moves; ``local_xy`` (N, 2) in the original box frame.
+def _cost(local_xy: F64, half: F64, faces: F64, dx: F64, dy: F64, dyaw: F64, trunc: float) -> F64:
+    """Mean truncated distance to the nearest visible side face for candidate moves, ``(C,)``.
 
-    Candidates are ``(C,)`` arrays; a candidate moves the box by (dx, dy) in its original frame and turns
-    it by dyaw. Returns ``(C,)``.
+    ``local_xy`` (N, 2) in the original box frame; ``faces`` (4,) bool-as-float: front (+x), back, left
+    (+y), right; a candidate moves the box by (dx, dy) in its original frame and turns it by dyaw.
     """
     c, s = np.cos(dyaw)[:, None], np.sin(dyaw)[:, None]
     px = local_xy[None, :, 0] - dx[:, None]
     py = local_xy[None, :, 1] - dy[:, None]
-    u = np.abs(c * px + s * py) - half[0]
-    v = np.abs(-s * px + c * py) - half[1]
-    outside = np.hypot(np.maximum(u, 0.0), np.maximum(v, 0.0))
-    inside = np.minimum(-np.minimum(u, 0.0), -np.minimum(v, 0.0)) * ((u < 0) & (v < 0))
-    return np.asarray(np.minimum(outside + inside_weight * inside, trunc).mean(axis=1))
+    u = c * px + s * py
+    v = -s * px + c * py
+    over_v = np.maximum(np.abs(v) - half[1], 0.0)
+    over_u = np.maximum(np.abs(u) - half[0], 0.0)
+    best = np.full(u.shape, np.inf)
+    for k, (along, over, sign, h) in enumerate(
+        ((u, over_v, 1, half[0]), (u, over_v, -1, half[0]), (v, over_u, 1, half[1]), (v, over_u, -1, half[1]))
+    ):
+        if faces[k]:
+            best = np.minimum(best, np.hypot(along - sign * h, over))
+    return np.asarray(np.minimum(best, trunc).mean(axis=1))
 
 
-def _fit(local_xy: F64, half: F64, cfg: SnapConfig) -> tuple[float, float, float, float, float]:
-    """Best (dx, dy, dyaw) by a four-level grid search; returns them with the costs before and after."""
+def _fit(local_xy: F64, half: F64, faces: F64, cfg: SnapConfig) -> tuple[F64, float, float]:
+    """Best move (dx, dy, dyaw) by a four-level grid search, with the costs before and after."""
     g = np.linspace(-1.0, 1.0, cfg.grid)
     best = np.zeros(3)
     span = np.array([cfg.max_shift_m, cfg.max_shift_m, cfg.max_yaw_rad])
@@ -157,22 +197,77 @@ def _fit(local_xy: F64, half: F64, cfg: SnapConfig) -> tuple[float, float, float
         prior = cfg.prior_m * (
             (dx**2 + dy**2) / cfg.max_shift_m**2 + (dyaw / max(cfg.max_yaw_rad, 1e-9)) ** 2
         )
-        cost = _cost(local_xy, half, dx, dy, dyaw, cfg.truncation_m, cfg.inside_weight) + prior
+        cost = _cost(local_xy, half, faces, dx, dy, dyaw, cfg.truncation_m) + prior
         b = int(np.argmin(cost))
         best = np.array([dx[b], dy[b], dyaw[b]])
         step = step * 4.0 / (cfg.grid - 1)  # next level spans +-2 steps of this one
-    zero = np.zeros(1)
-    before = float(_cost(local_xy, half, zero, zero, zero, cfg.truncation_m, cfg.inside_weight)[0])
-    after = float(
-        _cost(local_xy, half, best[:1], best[1:2], best[2:], cfg.truncation_m, cfg.inside_weight)[0]
-    )
-    return float(best[0]), float(best[1]), float(best[2]), before, after
+    before = _eval(local_xy, half, faces, np.zeros(3), cfg)
+    return best, before, _eval(local_xy, half, faces, best, cfg)
+
+
+def _eval(local_xy: F64, half: F64, faces: F64, move: F64, cfg: SnapConfig) -> float:
+    return float(_cost(local_xy, half, faces, move[:1], move[1:2], move[2:], cfg.truncation_m)[0])
+
+
+def _prepare(
+    box_center: F64, yaw: float, size: F64, points: F64, origin: F64 | None, cfg: SnapConfig
+) -> tuple[F64, F64, F64]:
+    """Points near the box in its BEV frame (N, 2), half extents (2,) and visible faces (4,)."""
+    c, s = np.cos(yaw), np.sin(yaw)
+    d = points - box_center
+    lx, ly = c * d[:, 0] + s * d[:, 1], -s * d[:, 0] + c * d[:, 1]
+    half = size[:2] / 2.0
+    reach = cfg.max_shift_m + cfg.margin_m
+    h = size[2] / 2.0
+    keep = (np.abs(lx) <= half[0] + reach) & (np.abs(ly) <= half[1] + reach)
+    keep &= (d[:, 2] >= -h + cfg.ground_clearance_m) & (d[:, 2] <= h + cfg.margin_m)
+    local = np.stack([lx[keep], ly[keep]], axis=1)
+    if local.shape[0] > cfg.max_points:
+        local = local[np.linspace(0, local.shape[0] - 1, cfg.max_points).astype(np.int64)]
+    faces = np.ones(4)
+    if origin is not None:
+        o = origin - box_center
+        su, sv = c * o[0] + s * o[1], -s * o[0] + c * o[1]
+        faces = np.array([su > half[0], su < -half[0], sv > half[1], sv < -half[1]], dtype=np.float64)
+        if not faces.any():  # sensor inside the footprint: no side faces it; use all
+            faces[:] = 1.0
+    return local, half, faces
+
+
+def _origins(name: str, value: npt.ArrayLike | None, q: int) -> F64 | None:
+    return None if value is None else as_array(name, value, np.float64, (q, 3))
+
+
+def _biases(ref: SnapReference, cfg: SnapConfig) -> tuple[F64, F64]:
+    """Times [µs] and fit moves (K', 3) at the keyframes that have enough points."""
+    kf = ref.keyframes
+    if len(ref.points) != len(kf):
+        raise InvalidInputError(
+            f"reference.points must hold one array per keyframe ({len(kf)}), got {len(ref.points)}"
+        )
+    origins = _origins("reference.sensor_origins", ref.sensor_origins, len(kf))
+    yaws = kf.yaws
+    times, moves = [], []
+    for i in range(len(kf)):
+        p = as_array(f"reference.points[{i}]", ref.points[i], np.float32, (None, 3)).astype(np.float64)
+        local, half, faces = _prepare(
+            kf.centers[i], yaws[i], kf.sizes[i], p, None if origins is None else origins[i], cfg
+        )
+        if local.shape[0] >= cfg.min_points:
+            times.append(float(kf.timestamps_us[i]))
+            moves.append(_fit(local, half, faces, cfg)[0])
+    return np.array(times), np.array(moves).reshape(-1, 3)
 
 
 def snap_to_points(
-    path: CuboidPath, points: Sequence[npt.ArrayLike], config: SnapConfig | None = None
+    path: CuboidPath,
+    points: Sequence[npt.ArrayLike],
+    config: SnapConfig | None = None,
+    *,
+    sensor_origins: npt.ArrayLike | None = None,
+    reference: SnapReference | None = None,
 ) -> SnapResult:
-    """Refit each cuboid of ``path`` to the lidar points of its sweep (bounded move, no heading flip).
+    """Refit each cuboid of ``path`` to the lidar points of its sweep (rigid size, bounded, no flip).
 
     Parameters
     ----------
@@ -183,6 +278,11 @@ def snap_to_points(
         that timestamp** [m]. The same array may be passed for several cuboids.
     config : SnapConfig, optional
         Bounds and thresholds (defaults: :class:`SnapConfig`).
+    sensor_origins : array_like of shape (Q, 3), optional
+        Lidar position per cuboid, same frame [m]: selects the visible faces. All four sides count
+        without it.
+    reference : SnapReference, optional
+        The track's keyframes and their sweeps: calibrates the fit against the labeler's boxes.
 
     Returns
     -------
@@ -192,7 +292,8 @@ def snap_to_points(
     Raises
     ------
     InvalidInputError
-        When ``points`` does not hold one array per cuboid or an array is not (N, 3).
+        When ``points`` (or ``reference.points``) does not hold one array per cuboid, an array is not
+        (N, 3), or ``sensor_origins`` is not (Q, 3).
 
     See Also
     --------
@@ -202,6 +303,8 @@ def snap_to_points(
     q = len(path)
     if len(points) != q:
         raise InvalidInputError(f"points must hold one array per cuboid ({q}), got {len(points)}")
+    origins = _origins("sensor_origins", sensor_origins, q)
+    bias_t, bias = _biases(reference, cfg) if reference is not None else (np.zeros(0), np.zeros((0, 3)))
     centers = path.centers.copy()
     rotations = path.rotations_wxyz.copy()
     yaws = path.yaws
@@ -209,42 +312,37 @@ def snap_to_points(
     shift, dyaws = np.zeros(q), np.zeros(q)
     counts = np.zeros(q, np.int64)
     flags = np.zeros(q, bool)
+    span = np.array([cfg.max_shift_m, cfg.max_shift_m, cfg.max_yaw_rad])
     for i in range(q):
         p = as_array(f"points[{i}]", points[i], np.float32, (None, 3)).astype(np.float64)
-        c, s = np.cos(yaws[i]), np.sin(yaws[i])
-        d = p - centers[i]
-        lx, ly = c * d[:, 0] + s * d[:, 1], -s * d[:, 0] + c * d[:, 1]
-        half = path.sizes[i, :2] / 2.0
-        reach = cfg.max_shift_m + cfg.margin_m
-        h = path.sizes[i, 2] / 2.0
-        keep = (np.abs(lx) <= half[0] + reach) & (np.abs(ly) <= half[1] + reach)
-        keep &= (d[:, 2] >= -h + cfg.ground_clearance_m) & (d[:, 2] <= h + cfg.margin_m)
-        counts[i] = int(keep.sum())
+        local, half, faces = _prepare(
+            centers[i], yaws[i], path.sizes[i], p, None if origins is None else origins[i], cfg
+        )
+        counts[i] = local.shape[0]
         if counts[i] < cfg.min_points:
             continue
-        local = np.stack([lx[keep], ly[keep]], axis=1)
-        if local.shape[0] > cfg.max_points:
-            local = local[np.linspace(0, local.shape[0] - 1, cfg.max_points).astype(np.int64)]
-        dx, dy, dyaw, before, after = _fit(local, half, cfg)
-        if before - after < cfg.min_improvement_m:
-            dx = dy = dyaw = 0.0
-            after = before
+        fit, before, after = _fit(local, half, faces, cfg)
+        move = fit.copy()
+        if bias_t.size:
+            t = float(path.timestamps_us[i])
+            move -= np.array([np.interp(t, bias_t, bias[:, k]) for k in range(3)])
+            move = np.clip(move, -span, span)
+        small = np.hypot(move[0], move[1]) < cfg.min_correction_m and abs(move[2]) < cfg.min_correction_rad
+        if before - after < cfg.min_improvement_m or small:
+            move[:] = 0.0
+        dx, dy, dyaw = (float(m) for m in move)
+        after = _eval(local, half, faces, move, cfg)
+        c, s = np.cos(yaws[i]), np.sin(yaws[i])
         centers[i, 0] += c * dx - s * dy
         centers[i, 1] += s * dx + c * dy
-        turn = yaw_to_quat_wxyz(np.array([dyaw]))[0]
-        # Left-multiply by a rotation about +z: the heading turns, roll/pitch of the box are kept.
-        w1, x1, y1, z1 = turn
+        w1, _, _, z1 = yaw_to_quat_wxyz(np.array([dyaw]))[0]
         w2, x2, y2, z2 = rotations[i]
-        rotations[i] = [
-            w1 * w2 - z1 * z2,
-            w1 * x2 - z1 * y2,
-            w1 * y2 + z1 * x2,
-            w1 * z2 + z1 * w2,
-        ]
+        # Left-multiply by a rotation about +z: the heading turns, roll/pitch of the box are kept.
+        rotations[i] = [w1 * w2 - z1 * z2, w1 * x2 - z1 * y2, w1 * y2 + z1 * x2, w1 * z2 + z1 * w2]
         res[i], res0[i] = after, before
         shift[i], dyaws[i] = float(np.hypot(dx, dy)), dyaw
-        on_bound = np.hypot(dx, dy) >= 0.8 * cfg.max_shift_m
-        on_bound |= cfg.max_yaw_rad > 0 and abs(dyaw) >= 0.8 * cfg.max_yaw_rad
+        on_bound = np.hypot(fit[0], fit[1]) >= 0.8 * cfg.max_shift_m
+        on_bound |= cfg.max_yaw_rad > 0 and abs(fit[2]) >= 0.8 * cfg.max_yaw_rad
         flags[i] = after > cfg.max_residual_m or on_bound
     rotations /= np.linalg.norm(rotations, axis=1, keepdims=True)
     out = CuboidPath(path.timestamps_us, centers, path.sizes, rotations, path.confidence, path.frame)

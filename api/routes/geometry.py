@@ -7,10 +7,11 @@ from fastapi import APIRouter
 from api.convert import cuboid_public, path_from_cuboid, snap_config
 from api.deps import CtxDep, check_limit
 from api.errors import PROBLEM_RESPONSES
+from api.middleware import StrictJsonRoute
 from api.schemas import CountsCreate, CountsPublic, FitCreate, FitPublic
 from engine.service import PoseFrame, count_points_in_boxes, fit_box, log_points
 
-router = APIRouter(prefix="/v1", tags=["geometry"], responses=PROBLEM_RESPONSES)
+router = APIRouter(prefix="/v1", tags=["geometry"], responses=PROBLEM_RESPONSES, route_class=StrictJsonRoute)
 
 
 @router.post("/fit", summary="Fit a cuboid to points, or refine a rough box")
@@ -28,7 +29,11 @@ def fit(body: FitCreate, ctx: CtxDep) -> FitPublic:
         assert body.log_id is not None and box is not None  # FitCreate's validator
         max_gap = body.snap.max_gap_us if body.snap else 60_000
         points = log_points(
-            ctx.logs.get(ctx.tenant, body.log_id), body.lidar_id, int(box.timestamps_us[0]), box.frame, max_gap
+            ctx.logs.get(ctx.tenant, body.log_id),
+            body.lidar_id,
+            int(box.timestamps_us[0]),
+            box.frame,
+            max_gap,
         )
     result = fit_box(points, box=box, snap=snap_config(body.snap), heading=body.heading.value)  # type: ignore[arg-type]
     return FitPublic(
@@ -53,6 +58,8 @@ def points_in_boxes(body: CountsCreate, ctx: CtxDep) -> CountsPublic:
     else:
         assert body.log_id is not None and body.timestamp_us is not None  # CountsCreate's validator
         log = ctx.logs.get(ctx.tenant, body.log_id)
-        points = log_points(log, body.lidar_id, body.timestamp_us, PoseFrame(body.frame.value), body.max_gap_us)
+        points = log_points(
+            log, body.lidar_id, body.timestamp_us, PoseFrame(body.frame.value), body.max_gap_us
+        )
     counts = count_points_in_boxes(points, body.boxes)  # type: ignore[arg-type]
     return CountsPublic(counts=counts.tolist(), n_points=len(points))  # type: ignore[arg-type]

@@ -10,8 +10,9 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from api.deps import ServiceDep
+from api.middleware import StrictJsonRoute
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], route_class=StrictJsonRoute)
 logger = logging.getLogger(__name__)
 
 
@@ -38,10 +39,14 @@ def ready(service: ServiceDep) -> JSONResponse:
         probe = service.settings.data_root / f".ready-{uuid.uuid4().hex}"
         probe.write_bytes(b"ok")
         probe.unlink()
-        checks["data_root"] = "ok" if os.access(service.settings.logs_dir, os.R_OK) else "error: logs folder unreadable"
+        checks["data_root"] = (
+            "ok" if os.access(service.settings.logs_dir, os.R_OK) else "error: logs folder unreadable"
+        )
     except OSError as exc:
         checks["data_root"] = f"error: {type(exc).__name__}"
     ok = all(v == "ok" for v in checks.values())
     if not ok:
         logger.warning("not ready: %s", checks)
-    return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503)
+    return JSONResponse(
+        {"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503
+    )

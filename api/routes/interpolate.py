@@ -8,11 +8,12 @@ from fastapi.concurrency import run_in_threadpool
 from api.convert import path_from_series, series_public, snap_config, snap_public
 from api.deps import CtxDep, check_limit
 from api.errors import PROBLEM_RESPONSES
+from api.middleware import StrictJsonRoute
 from api.schemas import InterpolateCreate, InterpolatePublic
 from engine import Log
 from engine.service import OutOfRange, PoseFrame, PositionMethod, interpolate_cuboids
 
-router = APIRouter(prefix="/v1", tags=["annotate"], responses=PROBLEM_RESPONSES)
+router = APIRouter(prefix="/v1", tags=["annotate"], responses=PROBLEM_RESPONSES, route_class=StrictJsonRoute)
 
 
 INLINE_ROWS = 4096
@@ -21,9 +22,7 @@ loop (well under a millisecond), sparing a thread hop; larger ones go to the thr
 
 
 @router.post("/interpolate", summary="Interpolate a track's keyframes")
-async def interpolate(
-    body: InterpolateCreate, ctx: CtxDep
-) -> InterpolatePublic:
+async def interpolate(body: InterpolateCreate, ctx: CtxDep) -> InterpolatePublic:
     """Cuboids of one track at ``timestamps_us``: cubic Hermite centres, slerped rotations, linear sizes.
 
     With ``log_id`` the log's ego poses convert ego-frame keyframes or output; with ``snap`` each cuboid

@@ -9,13 +9,18 @@ from fastapi import APIRouter, Header, HTTPException, Path, Query, Response, sta
 from api.convert import delivery_public, job_public
 from api.deps import ServiceDep, SettingsDep, StoreDep, TenantDep
 from api.errors import PROBLEM_RESPONSES
+from api.middleware import StrictJsonRoute
 from api.schemas import DeliveryPublic, JobList, JobPublic, JobStateName, PrelabelCreate, PrelabelResultPublic
 from api.store import JobState
 
 router = APIRouter(
     prefix="/v1/jobs",
     tags=["jobs"],
-    responses={**PROBLEM_RESPONSES, 409: PROBLEM_RESPONSES[422] | {"description": "Conflict with the job's state"}},
+    responses={
+        **PROBLEM_RESPONSES,
+        409: PROBLEM_RESPONSES[422] | {"description": "Conflict with the job's state"},
+    },
+    route_class=StrictJsonRoute,
 )
 
 JobId = Annotated[str, Path(min_length=1, max_length=64, description="job id")]
@@ -40,7 +45,9 @@ def _nudge(service: ServiceDep) -> None:
     "/prelabel",
     status_code=status.HTTP_202_ACCEPTED,
     summary="Submit a pre-labeling job",
-    responses={202: {"description": "Accepted: the job is committed and queued (or an earlier one replayed)"}},
+    responses={
+        202: {"description": "Accepted: the job is committed and queued (or an earlier one replayed)"}
+    },
 )
 def submit_prelabel(
     body: PrelabelCreate,
@@ -118,4 +125,3 @@ async def job_results(job_id: JobId, tenant: TenantDep, store: StoreDep) -> Resp
 async def job_webhooks(job_id: JobId, tenant: TenantDep, store: StoreDep) -> list[DeliveryPublic]:
     """Every delivery of the job's webhook and every attempt made (status, error, duration)."""
     return [delivery_public(d, a) for d, a in store.deliveries.for_job(tenant, job_id)]
-

@@ -12,6 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from api.convert import log_public
 from api.deps import LogsDep, SettingsDep, StoreDep, TenantDep
 from api.errors import PROBLEM_RESPONSES
+from api.middleware import StrictJsonRoute
 from api.schemas import LogCreate, LogList, LogPublic
 from api.schemas.common import LogId, Name
 from api.store import resolve_inside
@@ -19,7 +20,7 @@ from api.uploads import receive_archive, unpack_archive
 from engine import open_log
 from engine.errors import LogFormatError
 
-router = APIRouter(prefix="/v1/logs", tags=["logs"], responses=PROBLEM_RESPONSES)
+router = APIRouter(prefix="/v1/logs", tags=["logs"], responses=PROBLEM_RESPONSES, route_class=StrictJsonRoute)
 
 _TAR_TYPES = {"application/x-tar", "application/gzip", "application/x-gzip", "application/octet-stream"}
 
@@ -63,7 +64,9 @@ async def upload_log(
     """
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype not in _TAR_TYPES:
-        raise HTTPException(415, f"upload a tar archive (application/x-tar), not {ctype or 'no content type'}")
+        raise HTTPException(
+            415, f"upload a tar archive (application/x-tar), not {ctype or 'no content type'}"
+        )
     tmp = await receive_archive(request.stream(), settings.uploads_dir / ".incoming")
     target = settings.uploads_dir / tenant / uuid.uuid4().hex
     try:
@@ -86,7 +89,9 @@ async def list_logs(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> LogList:
     """The tenant's logs, newest first."""
-    return LogList(items=[log_public(r) for r in store.logs.list(tenant, limit, offset)], limit=limit, offset=offset)
+    return LogList(
+        items=[log_public(r) for r in store.logs.list(tenant, limit, offset)], limit=limit, offset=offset
+    )
 
 
 @router.get("/{log_id}", summary="Get a log")

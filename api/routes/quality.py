@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from api.convert import track_from_keyframes
 from api.deps import CtxDep, check_limit
 from api.errors import PROBLEM_RESPONSES
+from api.middleware import StrictJsonRoute
 from api.schemas.quality import (
     FindingPublic,
     TrackFootprintPublic,
@@ -19,7 +20,7 @@ from api.schemas.quality import (
 )
 from engine.service import track_footprints, validate_annotations
 
-router = APIRouter(prefix="/v1", tags=["quality"], responses=PROBLEM_RESPONSES)
+router = APIRouter(prefix="/v1", tags=["quality"], responses=PROBLEM_RESPONSES, route_class=StrictJsonRoute)
 
 
 @router.post("/validate", summary="Validate annotations against a log")
@@ -31,7 +32,9 @@ def validate(body: ValidateCreate, ctx: CtxDep) -> ValidatePublic:
     """
     check_limit("tracks", len(body.annotations.tracks), ctx.limits.max_tracks)
     log = ctx.logs.get(ctx.tenant, body.log_id)
-    report = validate_annotations(log, body.annotations.model_dump(mode="json"), rules=body.rules, config=body.config)
+    report = validate_annotations(
+        log, body.annotations.model_dump(mode="json"), rules=body.rules, config=body.config
+    )
     findings = [FindingPublic(**f.to_dict()) for f in report.findings]
     return ValidatePublic(
         findings=findings, skipped=dict(report.skipped), counts=dict(Counter(f.severity for f in findings))
@@ -40,9 +43,11 @@ def validate(body: ValidateCreate, ctx: CtxDep) -> ValidatePublic:
 
 @router.post("/footprints", summary="Footprints of tracks in camera captures")
 def footprints(body: TrackFootprintsCreate, ctx: CtxDep) -> TrackFootprintsPublic:
-    """Each track posed at each camera capture in ``[start_us, end_us]`` (Hermite/slerp between its
-    keyframes), projected with the camera model: amodal and visible boxes, truncation and occlusion
-    (by other tracks and, optionally, by lidar returns)."""
+    """Each track posed at each camera capture in ``[start_us, end_us]``, projected into the camera.
+
+    Cuboids are interpolated between keyframes (Hermite/slerp) at the capture time; the result gives
+    amodal and visible boxes, truncation and occlusion (by other tracks and, optionally, by lidar).
+    """
     check_limit("keyframes", sum(len(t.timestamps_us) for t in body.tracks), ctx.limits.max_keyframes)
     log = ctx.logs.get(ctx.tenant, body.log_id)
     found = track_footprints(

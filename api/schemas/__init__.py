@@ -14,7 +14,13 @@ from api.schemas.annotate import (
     SnapReportPublic,
 )
 from api.schemas.common import FieldError, FrameName, Problem
-from api.schemas.cuboids import CuboidCreate, CuboidPublic, CuboidSeriesCreate, CuboidSeriesPublic, KeyframesCreate
+from api.schemas.cuboids import (
+    CuboidCreate,
+    CuboidPublic,
+    CuboidSeriesCreate,
+    CuboidSeriesPublic,
+    KeyframesCreate,
+)
 from api.schemas.jobs import (
     AttemptPublic,
     DeliveryPublic,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import math
-from typing import Self
+from typing import Any, Self
 
 from pydantic import ConfigDict, Field, model_validator
 
@@ -22,7 +22,13 @@ from api.schemas.common import (
     Strict,
     TimeUs,
 )
-from api.schemas.cuboids import CuboidCreate, CuboidPublic, CuboidSeriesCreate, CuboidSeriesPublic, KeyframesCreate
+from api.schemas.cuboids import (
+    CuboidCreate,
+    CuboidPublic,
+    CuboidSeriesCreate,
+    CuboidSeriesPublic,
+    KeyframesCreate,
+)
 
 __all__ = [
     "CountsCreate",
@@ -43,7 +49,7 @@ __all__ = [
 Vec3 = tuple[Coord, Coord, Coord]
 Box7 = tuple[Coord, Coord, Coord, Size, Size, Size, Angle]
 
-_KEYFRAMES_EXAMPLE = {
+_KEYFRAMES_EXAMPLE: dict[str, Any] = {
     "timestamps_us": [0, 1_000_000],
     "centers": [[0.0, 0.0, 0.8], [10.0, 0.5, 0.8]],
     "sizes": [[4.5, 1.9, 1.6], [4.5, 1.9, 1.6]],
@@ -52,14 +58,14 @@ _KEYFRAMES_EXAMPLE = {
 }
 
 
-class Method(str, enum.Enum):
+class Method(enum.StrEnum):
     """How centres move between keyframes (rotations are always slerped)."""
 
     HERMITE = "hermite"
     LINEAR = "linear"
 
 
-class OutOfRangeName(str, enum.Enum):
+class OutOfRangeName(enum.StrEnum):
     """Queries outside the keyframe range: an error, or the end cuboids held."""
 
     RAISE = "raise"
@@ -100,7 +106,9 @@ class SnapReportPublic(Public):
 
     snapped: list[bool]
     needs_keyframe: list[bool]
-    residual_m: list[float | None] = Field(description="mean point distance to the outline; null: too few points")
+    residual_m: list[float | None] = Field(
+        description="mean point distance to the outline; null: too few points"
+    )
     shift_m: list[float]
     yaw_change_rad: list[float]
     n_points: list[int]
@@ -113,7 +121,7 @@ class InterpolatePublic(Public):
     snap: SnapReportPublic | None = None
 
 
-class Heading(str, enum.Enum):
+class Heading(enum.StrEnum):
     """Heading rule of a fit from points."""
 
     PRIOR = "prior"
@@ -127,9 +135,22 @@ class FitCreate(Strict):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
-                {"points": [[1.0, 0.0, 0.2], [1.0, 1.0, 0.2], [3.0, 0.0, 0.2], [3.0, 1.0, 1.2], [2.0, 0.5, 1.5]]},
                 {
-                    "box": {"center": [10.0, 2.0, 0.8], "size": [4.5, 1.9, 1.6], "yaw": 0.0, "timestamp_us": 0},
+                    "points": [
+                        [1.0, 0.0, 0.2],
+                        [1.0, 1.0, 0.2],
+                        [3.0, 0.0, 0.2],
+                        [3.0, 1.0, 1.2],
+                        [2.0, 0.5, 1.5],
+                    ]
+                },
+                {
+                    "box": {
+                        "center": [10.0, 2.0, 0.8],
+                        "size": [4.5, 1.9, 1.6],
+                        "yaw": 0.0,
+                        "timestamp_us": 0,
+                    },
                     "log_id": "log_0123456789abcdef0123456789abcdef",
                 },
             ]
@@ -176,7 +197,9 @@ class CountsCreate(Strict):
     boxes: list[Box7] = Field(
         min_length=1, max_length=MAX_BOXES, description="[x, y, z, length, width, height, yaw] [m, rad]"
     )
-    points: list[Vec3] | None = Field(None, max_length=MAX_POINTS, description="points, in the boxes' frame [m]")
+    points: list[Vec3] | None = Field(
+        None, max_length=MAX_POINTS, description="points, in the boxes' frame [m]"
+    )
     log_id: LogId | None = None
     lidar_id: Name | None = None
     timestamp_us: TimeUs | None = Field(None, description="sweep time, with log_id [µs]")
@@ -241,4 +264,3 @@ class ProjectPublic(Public):
     """Footprints, ordered by cuboid then camera."""
 
     footprints: list[FootprintPublic]
-

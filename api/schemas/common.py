@@ -76,7 +76,7 @@ Name = Annotated[str, Field(min_length=1, max_length=200)]
 """A sensor id, label or other short name."""
 
 
-class FrameName(str, enum.Enum):
+class FrameName(enum.StrEnum):
     """Frame of poses: the world, or the ego vehicle at each cuboid's timestamp."""
 
     WORLD = "world"

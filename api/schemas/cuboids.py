@@ -50,7 +50,9 @@ class CuboidSeriesCreate(Strict):
     timestamps_us: list[TimeUs] = Field(min_length=1, max_length=MAX_TIMESTAMPS, description="[µs]")
     centers: list[Vec3] = Field(max_length=MAX_TIMESTAMPS, description="box centres [m]")
     sizes: list[Size3] = Field(max_length=MAX_TIMESTAMPS, description="(length, width, height) [m]")
-    rotations_wxyz: list[Quat] | None = Field(None, max_length=MAX_TIMESTAMPS, description="unit (w, x, y, z)")
+    rotations_wxyz: list[Quat] | None = Field(
+        None, max_length=MAX_TIMESTAMPS, description="unit (w, x, y, z)"
+    )
     yaws: list[Angle] | None = Field(None, max_length=MAX_TIMESTAMPS, description="headings [rad]")
     confidence: list[Unit] | None = Field(None, max_length=MAX_TIMESTAMPS)
     frame: FrameName = FrameName.WORLD

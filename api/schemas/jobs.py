@@ -83,7 +83,7 @@ class PrelabelCreate(Strict):
     webhook_url: AnyHttpUrl | None = Field(None, description="POSTed a signed event when the job ends")
 
 
-class JobStateName(str, enum.Enum):
+class JobStateName(enum.StrEnum):
     """Job states: queued -> running -> succeeded | failed | cancelled (failed/cancelled can be retried)."""
 
     QUEUED = "queued"
@@ -157,4 +157,3 @@ class DeliveryPublic(Public):
     url: str
     state: str
     attempts: list[AttemptPublic]
-

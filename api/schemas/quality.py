@@ -98,7 +98,9 @@ class ValidateCreate(Strict):
 
     log_id: LogId
     annotations: AnnotationsCreate
-    rules: list[Name] | None = Field(None, max_length=200, description="rule or family names; all when omitted")
+    rules: list[Name] | None = Field(
+        None, max_length=200, description="rule or family names; all when omitted"
+    )
     config: dict[Text, dict[Text, Any]] | None = Field(
         None, description="threshold overrides merged over the defaults, by section"
     )
@@ -149,7 +151,9 @@ class TrackFootprintPublic(Public):
     track_id: str
     camera_id: str
     capture_time_us: int
-    box: tuple[float, float, float, float] | None = Field(description="amodal box [px]; null when not visible")
+    box: tuple[float, float, float, float] | None = Field(
+        description="amodal box [px]; null when not visible"
+    )
     visible_box: tuple[float, float, float, float] | None
     visible_fraction: float
     truncation: float

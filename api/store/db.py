@@ -1,4 +1,4 @@
-"""The SQLite database under the data root: WAL journal, one connection per thread, explicit write transactions.
+"""The SQLite database under the data root: WAL journal, a connection per thread, explicit write transactions.
 
 Durability: ``journal_mode=WAL`` with ``synchronous=FULL``, so a transaction that returned from
 ``COMMIT`` survives a process kill and a power cut; a job is committed before its ``202`` is sent.
@@ -118,12 +118,14 @@ class Database:
         conn = self.connection()
         version = int(conn.execute("PRAGMA user_version").fetchone()[0])
         if version > SCHEMA_VERSION:
-            raise RuntimeError(f"store {path} has schema version {version}; this build knows {SCHEMA_VERSION}")
+            raise RuntimeError(
+                f"store {path} has schema version {version}; this build knows {SCHEMA_VERSION}"
+            )
         conn.executescript(_SCHEMA)
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def connection(self) -> sqlite3.Connection:
-        """This thread's connection (autocommit mode; see :meth:`write`)."""
+        """The calling thread's connection (autocommit mode; see :meth:`write`)."""
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)

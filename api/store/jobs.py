@@ -85,18 +85,20 @@ class Jobs:
         with self._db.write() as conn:
             if idempotency_key is not None:
                 row = conn.execute(
-                    "SELECT * FROM jobs WHERE tenant_id = ? AND idempotency_key = ?", (tenant_id, idempotency_key)
+                    "SELECT * FROM jobs WHERE tenant_id = ? AND idempotency_key = ?",
+                    (tenant_id, idempotency_key),
                 ).fetchone()
                 if row is not None:
                     if row["body_hash"] != digest:
                         raise ConflictError(
-                            f"Idempotency-Key {idempotency_key!r} was used for job {row['id']} with another body"
+                            f"Idempotency-Key {idempotency_key!r} was used for job {row['id']} "
+                            "with another body"
                         )
                     return JobRecord.from_row(row), False
             job_id = f"job_{uuid.uuid4().hex}"
             conn.execute(
-                "INSERT INTO jobs (id, tenant_id, kind, state, request, body_hash, idempotency_key, webhook_url,"
-                " created_at, updated_at) VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO jobs (id, tenant_id, kind, state, request, body_hash, idempotency_key,"
+                " webhook_url, created_at, updated_at) VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?)",
                 (job_id, tenant_id, kind, body, digest, idempotency_key, webhook_url, now, now),
             )
             row = conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
@@ -132,7 +134,9 @@ class Jobs:
             if job.state is JobState.QUEUED:
                 self._finish(conn, job, JobState.CANCELLED, None, now)
             elif job.state is JobState.RUNNING:
-                conn.execute("UPDATE jobs SET cancel_requested = 1, updated_at = ? WHERE id = ?", (now, job_id))
+                conn.execute(
+                    "UPDATE jobs SET cancel_requested = 1, updated_at = ? WHERE id = ?", (now, job_id)
+                )
             else:
                 raise ConflictError(f"job is {job.state.value}; only queued or running jobs can be cancelled")
         return self.get(tenant_id, job_id)
@@ -156,7 +160,11 @@ class Jobs:
         job = self.get(tenant_id, job_id)
         if job.state is not JobState.SUCCEEDED:
             raise ConflictError(f"job is {job.state.value}; results exist only for succeeded jobs")
-        row = self._db.connection().execute("SELECT result FROM job_results WHERE job_id = ?", (job_id,)).fetchone()
+        row = (
+            self._db.connection()
+            .execute("SELECT result FROM job_results WHERE job_id = ?", (job_id,))
+            .fetchone()
+        )
         if row is None:  # pragma: no cover - written in the same transaction as the state
             raise NotFoundError(f"job {job_id!r} has no result")
         return str(row["result"])
@@ -174,30 +182,35 @@ class Jobs:
             if row is None:
                 return None
             conn.execute(
-                "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = ?, lease_until = ?,"
-                " started_at = COALESCE(started_at, ?), updated_at = ?, progress = 0, stage = NULL"
-                " WHERE id = ? AND state = 'queued'",
+                "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = ?,"
+                " lease_until = ?, started_at = COALESCE(started_at, ?), updated_at = ?, progress = 0,"
+                " stage = NULL WHERE id = ? AND state = 'queued'",
                 (owner, now + lease_s, now, now, row["id"]),
             )
             job = conn.execute("SELECT * FROM jobs WHERE id = ?", (row["id"],)).fetchone()
         return JobRecord.from_row(job)
 
-    def renew(self, job: JobRecord, lease_s: float, progress: float | None = None, stage: str | None = None) -> LeaseStatus:
+    def renew(
+        self, job: JobRecord, lease_s: float, progress: float | None = None, stage: str | None = None
+    ) -> LeaseStatus:
         """Extend the lease (and record progress); says whether to go on, cancel, or stop."""
         now = time.time()
         with self._db.write() as conn:
-            sets, args = "lease_until = ?, updated_at = ?", [now + lease_s, now]
+            sets = "lease_until = ?, updated_at = ?"
+            args: list[float | str | None] = [now + lease_s, now]
             if progress is not None:
                 sets += ", progress = ?, stage = ?"
                 args += [min(max(progress, 0.0), 1.0), stage]
-            cur = conn.execute(f"UPDATE jobs SET {sets} WHERE {_GUARD}", (*args, job.id, job.lease_owner, job.attempts))
+            cur = conn.execute(
+                f"UPDATE jobs SET {sets} WHERE {_GUARD}", (*args, job.id, job.lease_owner, job.attempts)
+            )
             if cur.rowcount == 0:
                 return LeaseStatus.LOST
             row = conn.execute("SELECT cancel_requested FROM jobs WHERE id = ?", (job.id,)).fetchone()
         return LeaseStatus.CANCEL if row["cancel_requested"] else LeaseStatus.HELD
 
     def complete(self, job: JobRecord, result_json: str) -> bool:
-        """Store the result and mark SUCCEEDED in one transaction; False (nothing written) without the lease."""
+        """Store the result and mark SUCCEEDED in one transaction; False (and no write) without the lease."""
         now = time.time()
         with self._db.write() as conn:
             if not self._holds(conn, job):
@@ -253,12 +266,14 @@ class Jobs:
                 if job.cancel_requested:
                     self._finish(conn, job, JobState.CANCELLED, None, now)
                 elif job.attempts >= max_attempts:
-                    self._finish(conn, job, JobState.FAILED, f"worker lost {job.attempts} times; giving up", now)
+                    self._finish(
+                        conn, job, JobState.FAILED, f"worker lost {job.attempts} times; giving up", now
+                    )
                     failed += 1
                 else:
                     conn.execute(
-                        "UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_until = NULL, updated_at = ?"
-                        " WHERE id = ? AND state = 'running'",
+                        "UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_until = NULL,"
+                        " updated_at = ? WHERE id = ? AND state = 'running'",
                         (now, job.id),
                     )
                     requeued += 1
@@ -268,18 +283,24 @@ class Jobs:
 
     @staticmethod
     def _tenant_job(conn: sqlite3.Connection, tenant_id: str, job_id: str) -> JobRecord:
-        row = conn.execute("SELECT * FROM jobs WHERE id = ? AND tenant_id = ?", (job_id, tenant_id)).fetchone()
+        row = conn.execute(
+            "SELECT * FROM jobs WHERE id = ? AND tenant_id = ?", (job_id, tenant_id)
+        ).fetchone()
         if row is None:
             raise NotFoundError(f"job {job_id!r} not found")
         return JobRecord.from_row(row)
 
     @staticmethod
     def _holds(conn: sqlite3.Connection, job: JobRecord) -> bool:
-        row = conn.execute(f"SELECT 1 FROM jobs WHERE {_GUARD}", (job.id, job.lease_owner, job.attempts)).fetchone()
+        row = conn.execute(
+            f"SELECT 1 FROM jobs WHERE {_GUARD}", (job.id, job.lease_owner, job.attempts)
+        ).fetchone()
         return row is not None
 
     @staticmethod
-    def _finish(conn: sqlite3.Connection, job: JobRecord, state: JobState, error: str | None, now: float) -> None:
+    def _finish(
+        conn: sqlite3.Connection, job: JobRecord, state: JobState, error: str | None, now: float
+    ) -> None:
         """Enter a terminal state and queue the webhook (same transaction as the caller's other writes)."""
         cur = conn.execute(
             "UPDATE jobs SET state = ?, error = ?, finished_at = ?, updated_at = ?, lease_owner = NULL,"
@@ -295,5 +316,14 @@ class Jobs:
             conn.execute(
                 "INSERT INTO webhook_deliveries (id, tenant_id, job_id, event, url, payload, state, attempts,"
                 " next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)",
-                (delivery_id, job.tenant_id, job.id, f"job.{state.value}", job.webhook_url, payload, now, now),
+                (
+                    delivery_id,
+                    job.tenant_id,
+                    job.id,
+                    f"job.{state.value}",
+                    job.webhook_url,
+                    payload,
+                    now,
+                    now,
+                ),
             )

@@ -27,7 +27,8 @@ class Deliveries:
             ).fetchall()
             for row in rows:
                 conn.execute(
-                    "UPDATE webhook_deliveries SET next_attempt_at = ? WHERE id = ?", (now + hold_s, row["id"])
+                    "UPDATE webhook_deliveries SET next_attempt_at = ? WHERE id = ?",
+                    (now + hold_s, row["id"]),
                 )
         return [Delivery.from_row(r) for r in rows]
 
@@ -52,11 +53,17 @@ class Deliveries:
         now = time.time()
         attempt = delivery.attempts + 1
         ok = status_code is not None and 200 <= status_code < 300
-        state = DeliveryState.DELIVERED if ok else DeliveryState.PENDING if retry_at is not None else DeliveryState.FAILED
+        state = (
+            DeliveryState.DELIVERED
+            if ok
+            else DeliveryState.PENDING
+            if retry_at is not None
+            else DeliveryState.FAILED
+        )
         with self._db.write() as conn:
             conn.execute(
-                "INSERT OR REPLACE INTO webhook_attempts (delivery_id, attempt, at, status_code, error, duration_ms)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO webhook_attempts"
+                " (delivery_id, attempt, at, status_code, error, duration_ms) VALUES (?, ?, ?, ?, ?, ?)",
                 (delivery.id, attempt, now, status_code, error, duration_ms),
             )
             conn.execute(
@@ -68,7 +75,10 @@ class Deliveries:
     def for_job(self, tenant_id: str, job_id: str) -> list[tuple[Delivery, list[DeliveryAttempt]]]:
         """Every delivery of a job with its attempts (tenant-scoped)."""
         conn = self._db.connection()
-        if conn.execute("SELECT 1 FROM jobs WHERE id = ? AND tenant_id = ?", (job_id, tenant_id)).fetchone() is None:
+        if (
+            conn.execute("SELECT 1 FROM jobs WHERE id = ? AND tenant_id = ?", (job_id, tenant_id)).fetchone()
+            is None
+        ):
             raise NotFoundError(f"job {job_id!r} not found")
         out = []
         for row in conn.execute(

@@ -69,7 +69,7 @@ class ObservationsFile(BaseModel):
     """The JSON document (pydantic model; see the module docstring)."""
 
     model_config = ConfigDict(extra="forbid")
-    format: Literal["fusionlabel-observations-2d"] = FORMAT
+    format: Literal["fusionlabel-observations-2d"] = "fusionlabel-observations-2d"
     version: Literal[1] = 1
     source: Literal["detector", "human"] = "detector"
     frames: list[_FrameModel]
@@ -235,5 +235,6 @@ def check_observations(
         if not 0.0 <= o.score <= 1.0:
             raise InvalidInputError(f"observation {o.obs_id!r}: score {o.score} must lie in [0, 1]")
         clipped = (max(b[0], 0.0), max(b[1], 0.0), min(b[2], float(w)), min(b[3], float(h)))
-        out.append(replace(o, timestamp_us=int(stamps[i]), box=tuple(float(x) for x in clipped)))
+        box = (float(clipped[0]), float(clipped[1]), float(clipped[2]), float(clipped[3]))
+        out.append(replace(o, timestamp_us=int(stamps[i]), box=box))
     return tuple(out)

@@ -15,8 +15,8 @@ from engine.service.annotate import (
 from engine.service.prelabel import (
     DefaultPrelabeler,
     JobCancelled,
-    PrelabelOptions,
     Prelabeler,
+    PrelabelOptions,
     PrelabelResult,
     Progress,
     StageReport,

@@ -1,6 +1,7 @@
-"""Interactive annotation calls for UIs: interpolate keyframes (optionally snapped to a log's lidar), fit a
-box, count points in boxes. Thin wrappers that pick the stage functions; no math of their own beyond
-frame bookkeeping.
+"""Interactive annotation calls for UIs: interpolate keyframes, fit a box, count points in boxes.
+
+Thin wrappers that pick the stage functions (interpolation optionally snapped to a log's lidar); no
+math of their own beyond frame bookkeeping.
 """
 
 from __future__ import annotations
@@ -29,7 +30,14 @@ from tracking import (
     snap_to_points,
 )
 
-__all__ = ["FitResult", "Interpolated", "count_points_in_boxes", "fit_box", "interpolate_cuboids", "log_points"]
+__all__ = [
+    "FitResult",
+    "Interpolated",
+    "count_points_in_boxes",
+    "fit_box",
+    "interpolate_cuboids",
+    "log_points",
+]
 
 F32 = npt.NDArray[np.float32]
 
@@ -86,7 +94,8 @@ def log_points(log: Log, lidar_id: str | None, timestamp_us: int, frame: PoseFra
     gap = abs(int(stream.timestamps_us[index]) - int(timestamp_us))
     if gap > max_gap_us:
         raise InvalidInputError(
-            f"timestamp_us {timestamp_us} has no {lidar_id!r} sweep within {max_gap_us} µs (nearest {gap} µs away)"
+            f"timestamp_us {timestamp_us} has no {lidar_id!r} sweep within {max_gap_us} µs "
+            f"(nearest {gap} µs away)"
         )
     return sweep_points(log, lidar_id, index, frame)
 
@@ -185,13 +194,17 @@ def fit_box(
         res = snap_to_points(box, [pts], cfg)
         residual = float(res.residual_m[0])
         score = 0.0 if np.isnan(residual) else float(np.clip(1.0 - residual / cfg.truncation_m, 0.0, 1.0))
-        return FitResult(res.path, None, score, int(res.n_points[0]), bool(res.needs_keyframe[0] or not res.snapped[0]))
+        return FitResult(
+            res.path, None, score, int(res.n_points[0]), bool(res.needs_keyframe[0] or not res.snapped[0])
+        )
     if pts.shape[0] < 3:
         raise InvalidInputError(f"points must hold at least 3 points to fit a box, got {pts.shape[0]}")
     classes, priors = _priors()
     labels = np.zeros(pts.shape[0], np.int32)
     ground = np.full(pts.shape[0], pts[:, 2].min(), np.float32)
-    fitted = fit_boxes(pts, labels, ground, priors, n_clusters=1, min_points=3, heading=heading, backend="cpu")
+    fitted = fit_boxes(
+        pts, labels, ground, priors, n_clusters=1, min_points=3, heading=heading, backend="cpu"
+    )
     if len(fitted.boxes) == 0:  # pragma: no cover - one cluster of >= 3 points always gets a box
         raise InvalidInputError("no box could be fitted to points")
     cls = int(fitted.class_id[0])

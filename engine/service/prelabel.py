@@ -20,8 +20,10 @@ import numpy as np
 from calibration.se3 import quat_wxyz_to_yaw
 from engine.annotations import Annotations, CoordinateFrame, CuboidTrack
 from engine.io.annotations_json import annotations_to_dict
+from engine.linking import FootprintConfig, compute_footprints
 from engine.log import Log
 from engine.proposals import ProposalConfig, ProposalSet, propose_log
+from engine.validation import validate_report
 from kernels.errors import InvalidInputError
 from tracking import Detections, refine_offline
 
@@ -97,7 +99,13 @@ class PrelabelResult:
         return {
             "annotations": annotations_to_dict(self.annotations),
             "stages": [
-                {"name": s.name, "status": s.status, "count": s.count, "seconds": s.seconds, "detail": s.detail}
+                {
+                    "name": s.name,
+                    "status": s.status,
+                    "count": s.count,
+                    "seconds": s.seconds,
+                    "detail": s.detail,
+                }
                 for s in self.stages
             ],
             "findings": list(self.findings),
@@ -137,7 +145,7 @@ def _world_detections(log: Log, proposals: ProposalSet, min_score: float) -> Det
 
 
 class DefaultPrelabeler:
-    """The built-in pipeline: geometric proposals, offline tracking; links and validation when available.
+    """The built-in pipeline: geometric proposals, offline tracking, camera footprints, validation.
 
     Parameters
     ----------
@@ -172,7 +180,9 @@ class DefaultPrelabeler:
             classes = proposals.classes
             frames.append(_world_detections(log, proposals, options.min_score))
             progress("proposals", 0.8 * (i + 1) / max(n, 1))
-        stages.append(StageReport("shared_frame", "ok", len(frames), 0.0, f"lidar {lidar}, deskew={options.deskew}"))
+        stages.append(
+            StageReport("shared_frame", "ok", len(frames), 0.0, f"lidar {lidar}, deskew={options.deskew}")
+        )
         stages.append(StageReport("proposals", "ok", sum(len(f) for f in frames), time.perf_counter() - t0))
         # 3. tracks: forward/backward association, stitching and smoothing over the whole log
         t0 = time.perf_counter()
@@ -184,15 +194,35 @@ class DefaultPrelabeler:
             label = classes[rt.class_id] if 0 <= rt.class_id < len(classes) else "unknown"
             tracks.append(
                 CuboidTrack(
-                    f"track-{rt.track_id}", label, CoordinateFrame.WORLD, p.timestamps_us, p.centers, p.sizes,
-                    p.rotations_wxyz, p.confidence,
+                    f"track-{rt.track_id}",
+                    label,
+                    CoordinateFrame.WORLD,
+                    p.timestamps_us,
+                    p.centers,
+                    p.sizes,
+                    p.rotations_wxyz,
+                    p.confidence,
                 )
             )
         annotations = Annotations(tuple(tracks))
         stages.append(StageReport("tracks", "ok", len(tracks), time.perf_counter() - t0))
-        progress("tracks", 0.9)
-        # 4. links (3D tracks <-> camera footprints) and 5. validation: wired when those stages land
-        stages.append(StageReport("links", "unavailable", 0, 0.0, "engine.linking is not in this build"))
-        stages.append(StageReport("validation", "unavailable", 0, 0.0, "engine.validation is not in this build"))
+        progress("tracks", 0.85)
+        # 4. links: every track posed at every camera capture in its span; visible footprints counted
+        t0 = time.perf_counter()
+        visible: dict[str, int] = {}
+        if tracks and log.cameras:
+            found = compute_footprints(log, annotations, config=FootprintConfig(lidar_occlusion=False))
+            for row in np.flatnonzero(found.visible).tolist():
+                tid = found.track_ids[int(found.track[row])]
+                visible[tid] = visible.get(tid, 0) + 1
+        detail = "visible (track, camera frame) footprints"
+        stages.append(StageReport("links", "ok", sum(visible.values()), time.perf_counter() - t0, detail))
+        progress("links", 0.92)
+        # 5. validation: the rule engine over the pre-labels
+        t0 = time.perf_counter()
+        report = validate_report(log, annotations)
+        findings = tuple(f.to_dict() for f in report.findings)
+        stages.append(StageReport("validation", "ok", len(findings), time.perf_counter() - t0))
         progress("done", 1.0)
-        return PrelabelResult(annotations, tuple(stages), (), {"log": log.name, "lidar": lidar, "sweeps": n})
+        meta = {"log": log.name, "lidar": lidar, "sweeps": n, "visible_camera_frames": visible}
+        return PrelabelResult(annotations, tuple(stages), findings, meta)

@@ -164,6 +164,8 @@ def _footprints(log: Log, proj: LogProjection, rows: npt.NDArray[np.int64]) -> l
             box = (float(u0), float(v0), float(u1), float(v1))
             t_cap = int(proj.capture_time_us[ci])
             out.append(
-                Footprint(row, cid, t_cap, box, int(front.sum()), int(valid[j].sum()), float(depth[j][front].min()))
+                Footprint(
+                    row, cid, t_cap, box, int(front.sum()), int(valid[j].sum()), float(depth[j][front].min())
+                )
             )
     return out

@@ -1,5 +1,7 @@
-"""Validation and camera footprints of tracks for the service (wrappers of ``engine.validation`` and
-``engine.linking``)."""
+"""Validation and camera footprints of tracks for the service.
+
+Wrappers of ``engine.validation`` and ``engine.linking`` taking what a remote caller can send.
+"""
 
 from __future__ import annotations
 

@@ -94,7 +94,7 @@ def camera_point(  # type: ignore[no-untyped-def]
 ) -> tuple[float, float, float, float, float, float, bool]:
     """Move a point into the camera and project it: ``(u, v, depth, xc, yc, zc, valid)``."""
     xc, yc, zc = apply_rt(rt, x, y, z)
-    u, v, ok = project_model(intr, xc, yc, zc)  # noqa: F821 - bound by compile_group
+    u, v, ok = project_model(intr, xc, yc, zc)  # type: ignore[name-defined]  # noqa: F821 - compile_group
     d = point_depth(model_id, xc, yc, zc)
     return u, v, d, xc, yc, zc, ok & (d >= near)
 

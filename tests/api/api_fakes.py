@@ -30,6 +30,8 @@ class FakePrelabeler:
         for i in range(steps):
             time.sleep(self.step_s)
             progress("proposals", (i + 1) / steps)
-        track = CuboidTrack.from_boxes("t0", "car", [0, 100_000], [[0, 0, 0, 4, 2, 1.5, 0]] * 2, CoordinateFrame.WORLD)
+        track = CuboidTrack.from_boxes(
+            "t0", "car", [0, 100_000], [[0, 0, 0, 4, 2, 1.5, 0]] * 2, CoordinateFrame.WORLD
+        )
         meta: dict[str, Any] = {"log": log.name, "steps": steps}
         return PrelabelResult(Annotations((track,)), (StageReport("proposals", "ok", steps, 0.0),), (), meta)

@@ -116,7 +116,16 @@ class ServerProcess:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout_s: float = 30.0) -> ServerProcess:
-        cmd = [sys.executable, "-m", "api.cli", "serve", "--port", str(self.port), "--data-root", str(self.data_root)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "api.cli",
+            "serve",
+            "--port",
+            str(self.port),
+            "--data-root",
+            str(self.data_root),
+        ]
         self.data_root.mkdir(parents=True, exist_ok=True)
         self.log_path = self.data_root.parent / f"server-{self.port}.log"
         with self.log_path.open("ab") as log:

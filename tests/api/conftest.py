@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fastapi import FastAPI
 from api_helpers import TenantKey
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.main import create_app

@@ -53,7 +53,9 @@ def test_ready_fails_when_data_root_is_gone(client: TestClient, settings) -> Non
 
 def test_auth_required_and_problem_json(client: TestClient, tenant_a: TenantKey) -> None:
     for headers in ({}, {"X-API-Key": "flk_wrong"}, {"X-API-Key": "x" * 5000}):
-        r = client.post("/v1/interpolate", json={"keyframes": KEYFRAMES, "timestamps_us": [5]}, headers=headers)
+        r = client.post(
+            "/v1/interpolate", json={"keyframes": KEYFRAMES, "timestamps_us": [5]}, headers=headers
+        )
         assert r.status_code == 401
         assert r.headers["content-type"] == "application/problem+json"
         assert r.json()["status"] == 401 and r.json()["title"] == "Unauthorized"
@@ -61,7 +63,9 @@ def test_auth_required_and_problem_json(client: TestClient, tenant_a: TenantKey)
 
 def test_interpolate_matches_engine(client: TestClient, tenant_a: TenantKey) -> None:
     query = [0, 250_000, 1_000_000, 1_700_000, 2_000_000]
-    r = client.post("/v1/interpolate", json={"keyframes": KEYFRAMES, "timestamps_us": query}, headers=tenant_a.headers)
+    r = client.post(
+        "/v1/interpolate", json={"keyframes": KEYFRAMES, "timestamps_us": query}, headers=tenant_a.headers
+    )
     assert r.status_code == 200, r.text
     out = r.json()["cuboids"]
     boxes = np.column_stack([KEYFRAMES["centers"], KEYFRAMES["sizes"], KEYFRAMES["yaws"]])
@@ -73,7 +77,11 @@ def test_interpolate_matches_engine(client: TestClient, tenant_a: TenantKey) -> 
 
 
 def test_interpolate_engine_errors_are_422(client: TestClient, tenant_a: TenantKey) -> None:
-    r = client.post("/v1/interpolate", json={"keyframes": KEYFRAMES, "timestamps_us": [3_000_000]}, headers=tenant_a.headers)
+    r = client.post(
+        "/v1/interpolate",
+        json={"keyframes": KEYFRAMES, "timestamps_us": [3_000_000]},
+        headers=tenant_a.headers,
+    )
     assert r.status_code == 422 and "outside the keyframe range" in r.json()["detail"]
     r = client.post(
         "/v1/interpolate",
@@ -91,8 +99,12 @@ def test_interpolate_engine_errors_are_422(client: TestClient, tenant_a: TenantK
 
 def test_configured_limits_apply(app: FastAPI, client: TestClient, tenant_a: TenantKey) -> None:
     service = app.state.service
-    service.settings = service.settings.model_copy(update={"limits": LimitsConfig(max_timestamps=2, max_points=3)})
-    r = client.post("/v1/interpolate", json={"keyframes": KEYFRAMES, "timestamps_us": [1, 2, 3]}, headers=tenant_a.headers)
+    service.settings = service.settings.model_copy(
+        update={"limits": LimitsConfig(max_timestamps=2, max_points=3)}
+    )
+    r = client.post(
+        "/v1/interpolate", json={"keyframes": KEYFRAMES, "timestamps_us": [1, 2, 3]}, headers=tenant_a.headers
+    )
     assert r.status_code == 422 and "at most 2" in r.json()["detail"]
     r = client.post("/v1/fit", json={"points": [[0, 0, 0]] * 4}, headers=tenant_a.headers)
     assert r.status_code == 422 and "at most 3" in r.json()["detail"]
@@ -102,7 +114,9 @@ def test_points_in_boxes_counts(client: TestClient, tenant_a: TenantKey) -> None
     rng = np.random.default_rng(5)
     points = rng.uniform(-5, 5, (500, 3)).round(3)
     boxes = [[0, 0, 0, 4, 2, 2, 0.3], [2, 2, 0, 1, 1, 1, 0], [-3, -3, 0, 2, 3, 5, -1.0]]
-    r = client.post("/v1/points-in-boxes", json={"boxes": boxes, "points": points.tolist()}, headers=tenant_a.headers)
+    r = client.post(
+        "/v1/points-in-boxes", json={"boxes": boxes, "points": points.tolist()}, headers=tenant_a.headers
+    )
     assert r.status_code == 200, r.text
     expected = []
     for x, y, z, ln, w, h, yaw in boxes:  # oracle: rotate into each box's frame
@@ -191,9 +205,14 @@ def test_logs_register_list_and_isolation(
     assert client.get("/v1/logs", headers=tenant_b.headers).json()["items"] == []
     assert client.get(f"/v1/logs/{log_id}", headers=tenant_b.headers).status_code == 404
     assert client.delete(f"/v1/logs/{log_id}", headers=tenant_b.headers).status_code == 404
-    body = {"log_id": log_id, "cuboids": {"timestamps_us": [0], "centers": [[0, 0, 0]], "sizes": [[1, 1, 1]], "yaws": [0]}}
+    body = {
+        "log_id": log_id,
+        "cuboids": {"timestamps_us": [0], "centers": [[0, 0, 0]], "sizes": [[1, 1, 1]], "yaws": [0]},
+    }
     assert client.post("/v1/project", json=body, headers=tenant_b.headers).status_code == 404
-    assert client.post("/v1/jobs/prelabel", json={"log_id": log_id}, headers=tenant_b.headers).status_code == 404
+    assert (
+        client.post("/v1/jobs/prelabel", json={"log_id": log_id}, headers=tenant_b.headers).status_code == 404
+    )
     assert client.delete(f"/v1/logs/{log_id}", headers=tenant_a.headers).status_code == 204
     assert client.get(f"/v1/logs/{log_id}", headers=tenant_a.headers).status_code == 404
 
@@ -220,11 +239,15 @@ def test_log_upload(client: TestClient, tenant_a: TenantKey, sim_dir: Path, tmp_
 
         tar.addfile(info, io.BytesIO(b"hi"))
     r = client.post(
-        "/v1/logs/upload", content=evil.read_bytes(), headers={**tenant_a.headers, "Content-Type": "application/x-tar"}
+        "/v1/logs/upload",
+        content=evil.read_bytes(),
+        headers={**tenant_a.headers, "Content-Type": "application/x-tar"},
     )
     assert r.status_code == 422
     assert not (tmp_path / "escape.txt").exists()
-    r = client.post("/v1/logs/upload", content=b"not a tar", headers={**tenant_a.headers, "Content-Type": "text/plain"})
+    r = client.post(
+        "/v1/logs/upload", content=b"not a tar", headers={**tenant_a.headers, "Content-Type": "text/plain"}
+    )
     assert r.status_code == 415
 
 
@@ -239,7 +262,11 @@ def test_job_lifecycle_idempotency_and_webhook(
         job_id = r1.json()["id"]
         assert r1.headers["location"] == f"/v1/jobs/{job_id}"
         r2 = client.post("/v1/jobs/prelabel", json=body, headers=headers)
-        assert r2.status_code == 202 and r2.json()["id"] == job_id and r2.headers["idempotent-replayed"] == "true"
+        assert (
+            r2.status_code == 202
+            and r2.json()["id"] == job_id
+            and r2.headers["idempotent-replayed"] == "true"
+        )
         r3 = client.post("/v1/jobs/prelabel", json={**body, "options": {"max_sweeps": 4}}, headers=headers)
         assert r3.status_code == 409
         job = wait_job(client, job_id, tenant_a.headers)
@@ -247,7 +274,13 @@ def test_job_lifecycle_idempotency_and_webhook(
         results = client.get(job["results_url"], headers=tenant_a.headers)
         assert results.status_code == 200
         assert results.json()["annotations"]["tracks"][0]["track_id"] == "t0"
-        assert results.json()["stages"][0] == {"name": "proposals", "status": "ok", "count": 3, "seconds": 0.0, "detail": ""}
+        assert results.json()["stages"][0] == {
+            "name": "proposals",
+            "status": "ok",
+            "count": 3,
+            "seconds": 0.0,
+            "detail": "",
+        }
         assert client.get(f"/v1/jobs/{job_id}/results", headers=tenant_b.headers).status_code == 404
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and not hook.delivered():
@@ -265,17 +298,23 @@ def test_job_lifecycle_idempotency_and_webhook(
 
 def test_failed_job_retry_and_cancel(client: TestClient, tenant_a: TenantKey, log_id: str) -> None:
     h = tenant_a.headers
-    bad = client.post("/v1/jobs/prelabel", json={"log_id": log_id, "options": {"lidar_id": "boom"}}, headers=h).json()
+    bad = client.post(
+        "/v1/jobs/prelabel", json={"log_id": log_id, "options": {"lidar_id": "boom"}}, headers=h
+    ).json()
     failed = wait_job(client, bad["id"], h)
     assert failed["state"] == "failed" and "boom" in failed["error"]
     assert client.get(f"/v1/jobs/{bad['id']}/results", headers=h).status_code == 409
-    crash = client.post("/v1/jobs/prelabel", json={"log_id": log_id, "options": {"lidar_id": "crash"}}, headers=h).json()
+    crash = client.post(
+        "/v1/jobs/prelabel", json={"log_id": log_id, "options": {"lidar_id": "crash"}}, headers=h
+    ).json()
     crashed = wait_job(client, crash["id"], h)
     assert crashed["state"] == "failed" and "simulated bug" not in crashed["error"]  # internals not leaked
     retried = client.post(f"/v1/jobs/{bad['id']}/retry", headers=h)
     assert retried.status_code == 200 and retried.json()["state"] in ("queued", "running", "failed")
     assert wait_job(client, bad["id"], h)["state"] == "failed"
-    slow = client.post("/v1/jobs/prelabel", json={"log_id": log_id, "options": {"max_sweeps": 400}}, headers=h).json()
+    slow = client.post(
+        "/v1/jobs/prelabel", json={"log_id": log_id, "options": {"max_sweeps": 400}}, headers=h
+    ).json()
     deadline = time.monotonic() + 10
     while client.get(f"/v1/jobs/{slow['id']}", headers=h).json()["state"] != "running":
         assert time.monotonic() < deadline
@@ -288,20 +327,26 @@ def test_failed_job_retry_and_cancel(client: TestClient, tenant_a: TenantKey, lo
 
 
 @pytest.mark.slow
-def test_default_pipeline_end_to_end(app: FastAPI, client: TestClient, tenant_a: TenantKey, log_id: str) -> None:
-    """The built-in pipeline (proposals + offline tracking) on the sim log, through a job."""
+def test_default_pipeline_end_to_end(
+    app: FastAPI, client: TestClient, tenant_a: TenantKey, log_id: str
+) -> None:
+    """The built-in pipeline (proposals, offline tracking, footprints, validation) on the sim log, as a job."""
     from engine.service import DefaultPrelabeler
 
     worker = app.state.service.worker
     worker._prelabeler = DefaultPrelabeler()
-    r = client.post("/v1/jobs/prelabel", json={"log_id": log_id, "options": {"max_sweeps": 4}}, headers=tenant_a.headers)
+    r = client.post(
+        "/v1/jobs/prelabel", json={"log_id": log_id, "options": {"max_sweeps": 4}}, headers=tenant_a.headers
+    )
     job = wait_job(client, r.json()["id"], tenant_a.headers, timeout_s=240)
     assert job["state"] == "succeeded", job
     result = client.get(job["results_url"], headers=tenant_a.headers).json()
     stages = {s["name"]: s for s in result["stages"]}
     assert stages["shared_frame"]["count"] == 4 and stages["proposals"]["count"] > 0
     assert stages["tracks"]["count"] == len(result["annotations"]["tracks"])
-
+    assert stages["links"]["status"] == "ok" and stages["validation"]["status"] == "ok"
+    assert stages["links"]["count"] == sum(result["metadata"]["visible_camera_frames"].values())
+    assert stages["validation"]["count"] == len(result["findings"])
 
 
 def test_validate_matches_engine(client: TestClient, tenant_a: TenantKey, log_id: str, sim_dir: Path) -> None:
@@ -309,9 +354,13 @@ def test_validate_matches_engine(client: TestClient, tenant_a: TenantKey, log_id
     from engine.service import validate_annotations
 
     truth = annotations_to_dict(read_ground_truth(sim_dir / "ground_truth").annotations)
-    broken = dict(truth["tracks"][0], track_id="broken", sizes=[[-1.0, 1.0, 1.0]] * len(truth["tracks"][0]["sizes"]))
+    broken = dict(
+        truth["tracks"][0], track_id="broken", sizes=[[-1.0, 1.0, 1.0]] * len(truth["tracks"][0]["sizes"])
+    )
     annotations = {"tracks": [*truth["tracks"][:4], broken]}
-    r = client.post("/v1/validate", json={"log_id": log_id, "annotations": annotations}, headers=tenant_a.headers)
+    r = client.post(
+        "/v1/validate", json={"log_id": log_id, "annotations": annotations}, headers=tenant_a.headers
+    )
     assert r.status_code == 200, r.text
     out = r.json()
     ref = validate_annotations(open_log(sim_dir / "log"), annotations)
@@ -319,7 +368,9 @@ def test_validate_matches_engine(client: TestClient, tenant_a: TenantKey, log_id
     assert any(f["track_id"] == "broken" and f["rule"].startswith("schema") for f in out["findings"])
     assert sum(out["counts"].values()) == len(out["findings"])
     r = client.post(
-        "/v1/validate", json={"log_id": log_id, "annotations": annotations, "rules": ["nope"]}, headers=tenant_a.headers
+        "/v1/validate",
+        json={"log_id": log_id, "annotations": annotations, "rules": ["nope"]},
+        headers=tenant_a.headers,
     )
     assert r.status_code == 422 and "nope" in r.json()["detail"]
 
@@ -344,7 +395,10 @@ def test_footprints_of_tracks(client: TestClient, tenant_a: TenantKey, log_id: s
     assert r.status_code == 200, r.text
     rows = r.json()["footprints"]
     assert rows and all(f["track_id"] == track.track_id and f["camera_id"] == "cam_front" for f in rows)
-    inside = [t for t in open_log(sim_dir / "log").cameras["cam_front"].timestamps_us.tolist()
-              if track.timestamps_us[0] <= t <= track.timestamps_us[-1]]
+    inside = [
+        t
+        for t in open_log(sim_dir / "log").cameras["cam_front"].timestamps_us.tolist()
+        if track.timestamps_us[0] <= t <= track.timestamps_us[-1]
+    ]
     assert [f["capture_time_us"] for f in rows] == inside
     assert any(f["box"] is not None for f in rows)

@@ -31,7 +31,15 @@ RAW_BODIES = {
     "empty": "",
     "deep array": "[" * 5000 + "]" * 5000,
     "deep object": '{"a":' * 5000 + "1" + "}" * 5000,
-    "moderately deep": json.dumps({**GOOD, "keyframes": {**GOOD_KEYFRAMES, "frame": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}}),
+    "moderately deep": json.dumps(
+        {
+            **GOOD,
+            "keyframes": {
+                **GOOD_KEYFRAMES,
+                "frame": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]],
+            },
+        }
+    ),
     "invalid utf8": b'{"keyframes": "\xff\xfe"}',
     "top-level array": "[1, 2, 3]",
     "null": "null",
@@ -74,7 +82,13 @@ JSON_BODIES = {
 OTHER_ENDPOINTS = [
     ("/v1/fit", {"points": []}),
     ("/v1/fit", {"points": [[0, 0, 0]]}),
-    ("/v1/fit", {"box": {"center": [0, 0, 0], "size": [1, 1, 1], "rotation_wxyz": [0, 0, 0, 0]}, "points": [[0, 0, 0]]}),
+    (
+        "/v1/fit",
+        {
+            "box": {"center": [0, 0, 0], "size": [1, 1, 1], "rotation_wxyz": [0, 0, 0, 0]},
+            "points": [[0, 0, 0]],
+        },
+    ),
     ("/v1/fit", {"box": {"center": [0, 0, 0], "size": [1, 1, 1], "yaw": 0}, "points": []}),
     ("/v1/fit", {}),
     ("/v1/fit", {"log_id": "log_x"}),
@@ -99,10 +113,16 @@ OTHER_ENDPOINTS = [
 EDGE_CASES = [  # valid but degenerate: any answer below 500 is fine (these fit or count something)
     ("/v1/fit", {"points": [[0, 0, 0]] * 10}),  # all points in one spot
     ("/v1/fit", {"points": [[1e7, 1e7, 1e7], [-1e7, -1e7, -1e7], [0, 0, 0]]}),
-    ("/v1/points-in-boxes", {"boxes": [[1e7, 1e7, 1e7, 1000, 1000, 1000, 100]], "points": [[-1e7, -1e7, -1e7]]}),
+    (
+        "/v1/points-in-boxes",
+        {"boxes": [[1e7, 1e7, 1e7, 1000, 1000, 1000, 100]], "points": [[-1e7, -1e7, -1e7]]},
+    ),
     ("/v1/interpolate", {**GOOD, "timestamps_us": [-(2**53), 2**53], "out_of_range": "hold"}),
     ("/v1/interpolate", _kf(timestamps_us=[-(2**53), 2**53])),
-    ("/v1/interpolate", _kf(centers=[[1e7, -1e7, 1e7], [-1e7, 1e7, -1e7]], sizes=[[1000.0] * 3, [1e-300] * 3])),
+    (
+        "/v1/interpolate",
+        _kf(centers=[[1e7, -1e7, 1e7], [-1e7, 1e7, -1e7]], sizes=[[1000.0] * 3, [1e-300] * 3]),
+    ),
 ]
 
 
@@ -137,7 +157,9 @@ def test_other_endpoints_are_4xx(post, path: str, body: dict, log_id: str) -> No
 
 
 @pytest.mark.parametrize(("path", "body"), EDGE_CASES)
-def test_degenerate_valid_input_is_not_5xx(client: TestClient, tenant_a: TenantKey, path: str, body: dict) -> None:
+def test_degenerate_valid_input_is_not_5xx(
+    client: TestClient, tenant_a: TenantKey, path: str, body: dict
+) -> None:
     r = client.post(path, json=body, headers=tenant_a.headers)
     assert r.status_code < 500, r.text[:300]
     assert client.post("/v1/interpolate", json=GOOD, headers=tenant_a.headers).status_code == 200
@@ -145,7 +167,9 @@ def test_degenerate_valid_input_is_not_5xx(client: TestClient, tenant_a: TenantK
 
 def test_nan_never_reaches_a_handler(post) -> None:  # type: ignore[no-untyped-def]
     for literal in ("NaN", "Infinity", "-Infinity", "1e400", "-1e400"):
-        assert post("/v1/points-in-boxes", f'{{"boxes": [[0,0,0,1,1,1,0]], "points": [[{literal},0,0]]}}') == 400
+        assert (
+            post("/v1/points-in-boxes", f'{{"boxes": [[0,0,0,1,1,1,0]], "points": [[{literal},0,0]]}}') == 400
+        )
 
 
 def test_oversized_body_is_413_without_echo(client: TestClient, tenant_a: TenantKey, settings) -> None:  # type: ignore[no-untyped-def]
@@ -160,13 +184,17 @@ def test_oversized_body_is_413_without_echo(client: TestClient, tenant_a: Tenant
         for i in range(0, len(body), 65536):
             yield body[i : i + 65536]
 
-    r = client.post("/v1/fit", content=chunks(), headers={**tenant_a.headers, "Content-Type": "application/json"})
+    r = client.post(
+        "/v1/fit", content=chunks(), headers={**tenant_a.headers, "Content-Type": "application/json"}
+    )
     assert r.status_code == 413 and marker not in r.text
     r = client.post("/v1/fit", content=b"{}", headers={**tenant_a.headers, "Content-Length": "abc"})
     assert r.status_code == 400
 
 
-def test_other_tenants_ids_are_404(client: TestClient, tenant_a: TenantKey, tenant_b: TenantKey, log_id: str) -> None:
+def test_other_tenants_ids_are_404(
+    client: TestClient, tenant_a: TenantKey, tenant_b: TenantKey, log_id: str
+) -> None:
     job = client.post("/v1/jobs/prelabel", json={"log_id": log_id}, headers=tenant_a.headers).json()["id"]
     b = tenant_b.headers
     assert client.get(f"/v1/jobs/{job}", headers=b).status_code == 404

@@ -32,7 +32,9 @@ KEY = APP.state.service.store.tenants.create_key(_TENANT.id)
 CONFIG = SchemathesisConfig.from_dict(
     {
         "checks": {
-            "positive_data_acceptance": {"expected-statuses": ["2xx", "401", "403", "404", "409", "413", "422"]},
+            "positive_data_acceptance": {
+                "expected-statuses": ["2xx", "401", "403", "404", "409", "413", "422"]
+            },
             "negative_data_rejection": {
                 "expected-statuses": ["400", "401", "403", "404", "405", "406", "409", "413", "415", "422"]
             },

@@ -32,7 +32,9 @@ def test_served_end_to_end_with_signed_webhook(tmp_path: Path, sim_dir: Path) ->
         log_id = _register(server, key, sim_dir)
         with WebhookReceiver(secret, fail_first=2) as hook:
             body = {"log_id": log_id, "options": {"max_sweeps": 2}, "webhook_url": hook.url}
-            r = httpx.post(server.url + "/v1/jobs/prelabel", json=body, headers={**h, "Idempotency-Key": "e2e"})
+            r = httpx.post(
+                server.url + "/v1/jobs/prelabel", json=body, headers={**h, "Idempotency-Key": "e2e"}
+            )
             assert r.status_code == 202
             job_id = r.json()["id"]
             deadline = time.monotonic() + 30
@@ -42,7 +44,11 @@ def test_served_end_to_end_with_signed_webhook(tmp_path: Path, sim_dir: Path) ->
             assert len(hook.requests) == 3
         job = httpx.get(f"{server.url}/v1/jobs/{job_id}", headers=h).json()
         assert job["state"] == "succeeded"
-        r = httpx.post(server.url + "/v1/interpolate", content=b'{"keyframes": NaN}', headers={**h, "Content-Type": "application/json"})
+        r = httpx.post(
+            server.url + "/v1/interpolate",
+            content=b'{"keyframes": NaN}',
+            headers={**h, "Content-Type": "application/json"},
+        )
         assert r.status_code == 400
         assert httpx.get(server.url + "/health").status_code == 200
     finally:
@@ -74,7 +80,9 @@ def test_crash_recovery_nothing_lost_nothing_duplicated(tmp_path: Path, sim_dir:
                 idem = f"job-{i}"
                 body = {"log_id": log_id, "options": {"max_sweeps": 4}, "webhook_url": hook.url}
                 try:
-                    r = http.post(server.url + "/v1/jobs/prelabel", json=body, headers={**h, "Idempotency-Key": idem})
+                    r = http.post(
+                        server.url + "/v1/jobs/prelabel", json=body, headers={**h, "Idempotency-Key": idem}
+                    )
                 except httpx.HTTPError:
                     time.sleep(0.05)  # server down: retry the same key
                     continue

@@ -165,7 +165,9 @@ def decode(buffer: Any, where: str = "buffer") -> dict[str, Any]:
                 f"file ({raw.size - end} binary bytes)"
             )
         if int(np.prod(shape, dtype=np.int64)) * dtype.itemsize != length:
-            raise LogFormatError(f"{where}: array {keys}: shape {list(shape)} of {dtype} is not {length} bytes")
+            raise LogFormatError(
+                f"{where}: array {keys}: shape {list(shape)} of {dtype} is not {length} bytes"
+            )
         arr = raw[start : start + length].view(dtype).reshape(shape)
         _set(tree, keys, arr, where)
     return tree
@@ -185,13 +187,13 @@ def read_json_binary(path: str | Path) -> dict[str, Any]:
 
 
 def is_json_binary(path: str | Path) -> bool:
-    """Whether ``path`` is a file that starts like a JSON-binary container (``{`` then a NUL later)."""
+    """Whether ``path`` starts like a JSON-binary container: ``{``, then a NUL (or a header > 64 KiB)."""
     p = Path(path)
     if not p.is_file():
         return False
     with open(p, "rb") as f:
         head = f.read(1 << 16)
-    return head[:1] == b"{" and (b"\0" in head or len(head) < 1 << 16)
+    return head[:1] == b"{" and (b"\0" in head or len(head) == 1 << 16)
 
 
 def iter_arrays(tree: Any) -> Iterator[npt.NDArray[Any]]:

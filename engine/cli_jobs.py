@@ -1,0 +1,358 @@
+"""The job commands of ``fusionlabel`` (registered on the app in :mod:`engine.cli`): prelabel, validate,
+interpolate, render, bench; and the shared pieces the ``demo`` command uses (stage progress bars, the
+summary table).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from engine.errors import EngineError
+
+if TYPE_CHECKING:
+    from engine.pipeline import PrelabelResult
+    from engine.stages import PipelineConfig, Progress as StageProgress
+
+__all__ = ["bench", "interpolate", "prelabel", "render", "run_prelabel", "summary_tables", "validate"]
+
+console = Console()
+log = logging.getLogger("fusionlabel")
+
+STAGES = ("shared_frame", "proposals", "tracks", "links", "validation")
+
+
+def fail(exc: Exception) -> NoReturn:
+    """Print a red one-line error and exit with status 2."""
+    console.print(f"[bold red]error:[/] {exc}")
+    raise typer.Exit(code=2)
+
+
+def _csv(value: str | None) -> tuple[str, ...] | None:
+    return None if value is None else tuple(v.strip() for v in value.split(",") if v.strip())
+
+
+@contextmanager
+def stage_bars() -> Iterator[StageProgress]:
+    """A rich progress bar per pipeline stage; yields the ``progress(stage, done, total)`` callback."""
+    with Progress(
+        TextColumn("[bold]{task.description:<13}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as bars:
+        tasks: dict[str, Any] = {}
+
+        def update(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bars.add_task(stage, total=total)
+            bars.update(tasks[stage], completed=done, total=total)
+
+        yield update
+
+
+def summary_tables(result: PrelabelResult, title: str) -> tuple[Table, Table]:
+    """The closing summary: counts, and per-stage frames / seconds / frames per second."""
+    s = result.summary()
+    counts = Table(title=title)
+    counts.add_column("item")
+    counts.add_column("value", justify="right")
+    sev = s["findings_by_severity"]
+    for key, value in (
+        ("sweeps (frames)", s["frames"]),
+        ("tracks", s["tracks"]),
+        ("links (2D observations linked)", s["links"]),
+        ("camera footprints (visible)", s["footprints"]),
+        ("findings (error / warning / info)", f"{s['findings']} ({sev['error']} / {sev['warning']} / {sev['info']})"),
+        ("backend", s["backend"]),
+    ):
+        counts.add_row(key, str(value))
+    stages = Table(title="stages")
+    for col in ("stage", "status", "frames", "items", "seconds", "frames/s", "median ms/frame"):
+        stages.add_column(col, justify="left" if col in ("stage", "status") else "right")
+    for st in result.stages:
+        d = st.to_dict()
+        median = f"{d['frame_ms_median']:.1f}" if "frame_ms_median" in d else "-"
+        stages.add_row(
+            st.name, st.status, str(st.frames), str(st.items), f"{st.seconds:.2f}", f"{st.frames_per_s:.2f}", median
+        )
+    return counts, stages
+
+
+def run_prelabel(
+    log_path: Path,
+    out: Path,
+    config: PipelineConfig,
+    *,
+    observations: Path | None = None,
+    formats: tuple[str, ...] = ("native", "sfs"),
+    render_pictures: bool = True,
+) -> PrelabelResult:
+    """Open a log, pre-label it with progress bars, write outputs (and pictures), print the summary."""
+    from engine.io import open_log
+    from engine.linking import read_observations
+    from engine.pipeline import prelabel as run
+    from engine.render import RenderConfig, render_log
+    from engine.stages.outputs import write_outputs
+
+    drive = open_log(log_path)
+    obs = read_observations(observations) if observations is not None else None
+    with stage_bars() as progress:
+        result = run(drive, config, observations=obs, progress=progress)
+    written = write_outputs(result, drive, out, formats)
+    for note in written.notes:
+        console.print(f"[yellow]note:[/] {note}")
+    counts, stages = summary_tables(result, f"pre-labels of {drive.name}")
+    console.print(counts)
+    console.print(stages)
+    if render_pictures:
+        with console.status("drawing pictures"):
+            pics = render_log(
+                drive, result.annotations, out / "render", findings=result.findings, frame_times_us=result.frame_times_us,
+                config=RenderConfig(rerun=True),
+            )
+        for note in pics.notes:
+            console.print(f"[yellow]note:[/] {note}")
+    for name, path in written.files.items():
+        console.print(f"  {name:<12} [bold]{path}[/]")
+    return result
+
+
+def _load_config(path: Path | None, backend: str | None, max_frames: int | None) -> PipelineConfig:
+    from engine.stages import PipelineConfig
+
+    data: dict[str, Any] = {}
+    if path is not None:
+        import yaml
+
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise EngineError(f"cannot read pipeline config {str(path)!r}: {exc}") from exc
+    if backend is not None:
+        data["backend"] = backend
+    if max_frames is not None:
+        data.setdefault("frames", {})["max_frames"] = max_frames
+    try:
+        return PipelineConfig(**data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise EngineError(f"pipeline config: {where}: {first['msg']} (got {first.get('input')!r})") from None
+
+
+def prelabel(
+    log_path: Annotated[Path, typer.Argument(help="A drive log: native, PandaSet, SFS, ... (picked by content).")],
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")],
+    backend: Annotated[str | None, typer.Option(help="Where kernels run: cpu, cuda or auto.")] = None,
+    config: Annotated[Path | None, typer.Option(help="Pipeline config (YAML/JSON, PipelineConfig fields).")] = None,
+    observations: Annotated[Path | None, typer.Option(help="2D observations JSON to link to the tracks.")] = None,
+    max_frames: Annotated[int | None, typer.Option(help="Only the first N frames (previews).")] = None,
+    sfs: Annotated[bool, typer.Option("--sfs/--no-sfs", help="Also write the SFS scene.")] = True,
+    pictures: Annotated[bool, typer.Option("--render/--no-render", help="Draw BEV and camera pictures.")] = True,
+) -> None:
+    """Pre-label a drive log: shared frame -> proposals -> tracks -> links -> validation.
+
+    Writes labels (OUT/annotations.json, OUT/scene.sfs), OUT/findings.json, OUT/stats.json and pictures.
+
+    Example: fusionlabel prelabel data/samples/pandaset_seq002 --out out/seq002
+
+    Example: fusionlabel prelabel LOG --out out/run --backend cuda --max-frames 20 --no-render
+    """
+    try:
+        cfg = _load_config(config, backend, max_frames)
+        run_prelabel(
+            log_path, out, cfg, observations=observations, formats=("native", "sfs") if sfs else ("native",),
+            render_pictures=pictures,
+        )
+    except EngineError as exc:
+        fail(exc)
+
+
+def validate(
+    log_path: Annotated[Path, typer.Argument(help="A drive log.")],
+    annotations: Annotated[
+        Path | None, typer.Option(help="Annotations JSON (native); the log's own annotations by default.")
+    ] = None,
+    rules: Annotated[str | None, typer.Option(help="Comma-separated rule or family names (default all).")] = None,
+    config: Annotated[Path | None, typer.Option(help="Validation YAML merged over the defaults.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Also write the findings JSON here.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Check annotations against the sensor data (schema, geometry, temporal, fusion, data rules).
+
+    Exits with status 1 when there are error findings.
+
+    Example: fusionlabel validate data/samples/pandaset_seq002
+
+    Example: fusionlabel validate LOG --annotations out/seq002/annotations.json --rules geometry,temporal
+    """
+    from engine.io import open_log
+    from engine.io.annotations_json import read_annotations
+    from engine.validation import findings_to_json, validate_report
+
+    try:
+        drive = open_log(log_path)
+        ann = read_annotations(annotations) if annotations is not None else None
+        report = validate_report(drive, ann, config=config, rules=_csv(rules))
+    except EngineError as exc:
+        fail(exc)
+    if out is not None:
+        out.write_text(findings_to_json(report.findings, indent=1))
+    if as_json:
+        typer.echo(json.dumps(report.to_dict(), indent=1))
+    else:
+        table = Table(title=f"{len(report.findings)} findings on {drive.name}")
+        for col in ("severity", "rule", "track", "time (µs)", "message"):
+            table.add_column(col)
+        for f in report.findings:
+            table.add_row(f.severity.value, f.rule, f.track_id or "", str(f.timestamp_us or ""), f.message)
+        console.print(table)
+        for name, why in report.skipped.items():
+            console.print(f"[dim]skipped {name}: {why}[/]")
+    if any(f.severity.value == "error" for f in report.findings):
+        raise typer.Exit(code=1)
+
+
+def interpolate(
+    keyframes: Annotated[Path, typer.Argument(help="Annotations JSON (native) holding keyframed tracks.")],
+    at: Annotated[str | None, typer.Option(help="Comma-separated timestamps [µs].")] = None,
+    step_us: Annotated[int | None, typer.Option(help="Sample every track's span at this step [µs].")] = None,
+    track: Annotated[str | None, typer.Option(help="Only this track id.")] = None,
+    hold: Annotated[bool, typer.Option(help="Hold end poses outside a track's span instead of failing.")] = False,
+    out: Annotated[Path | None, typer.Option(help="Write the JSON here instead of stdout.")] = None,
+) -> None:
+    """Cuboids of keyframed tracks at given timestamps (Hermite positions, slerp rotations).
+
+    Prints JSON {"tracks": [...]}: per track its id, label, frame, timestamps_us, centers, sizes, rotations.
+
+    Example: fusionlabel interpolate out/seq002/annotations.json --step-us 20000
+
+    Example: fusionlabel interpolate ann.json --track track-0003 --at 1557539960350000,1557539960450000
+    """
+    import numpy as np
+
+    from engine.io.annotations_json import read_annotations
+    from engine.tracks import interpolate_track
+    from tracking import OutOfRange
+
+    try:
+        ann = read_annotations(keyframes)
+        tracks = [ann.track(track)] if track is not None else list(ann.tracks)
+        if (at is None) == (step_us is None):
+            raise EngineError("give exactly one of --at (timestamps) and --step-us (a sampling step)")
+        if step_us is not None and step_us <= 0:
+            raise EngineError(f"--step-us must be > 0, got {step_us}")
+        try:
+            fixed = None if at is None else np.array([int(v) for v in _csv(at) or ()], np.int64)
+        except ValueError as exc:
+            raise EngineError(f"--at must be comma-separated integers [µs], got {at!r}") from exc
+        rows = []
+        for tr in tracks:
+            lo, hi = int(tr.timestamps_us[0]), int(tr.timestamps_us[-1])
+            times = fixed if fixed is not None else np.arange(lo, hi + 1, step_us, dtype=np.int64)
+            path = interpolate_track(tr, times, out_of_range=OutOfRange.HOLD if hold else OutOfRange.RAISE)
+            rows.append(
+                {
+                    "track_id": tr.track_id,
+                    "label": tr.label,
+                    "frame": tr.frame.value,
+                    "timestamps_us": [int(t) for t in path.timestamps_us],
+                    "centers": path.centers.tolist(),
+                    "sizes": path.sizes.tolist(),
+                    "rotations_wxyz": path.rotations_wxyz.tolist(),
+                }
+            )
+    except EngineError as exc:
+        fail(exc)
+    text = json.dumps({"tracks": rows})
+    if out is None:
+        typer.echo(text)
+    else:
+        out.write_text(text)
+        console.print(f"wrote [bold]{out}[/] ({len(rows)} tracks)")
+
+
+def render(
+    log_path: Annotated[Path, typer.Argument(help="A drive log.")],
+    out: Annotated[Path, typer.Option("--out", help="Output folder for the pictures.")],
+    annotations: Annotated[Path | None, typer.Option(help="Annotations JSON (default: the log's own).")] = None,
+    findings: Annotated[Path | None, typer.Option(help="Findings JSON to mark (from prelabel/validate).")] = None,
+    cameras: Annotated[str | None, typer.Option(help="Comma-separated cameras (default all; '' for none).")] = None,
+    max_frames: Annotated[int | None, typer.Option(help="Only the first N frames.")] = None,
+    scale: Annotated[float, typer.Option(help="Camera picture size relative to the image.")] = 0.5,
+    rerun: Annotated[bool, typer.Option(help="Also export scene.rrd (needs rerun-sdk).")] = False,
+) -> None:
+    """Draw a log and its annotations: BEV per frame, camera overlays, a contact sheet.
+
+    Example: fusionlabel render data/samples/pandaset_seq002 --out out/render_gt
+
+    Example: fusionlabel render LOG --annotations out/seq002/annotations.json --findings out/seq002/findings.json --out out/pics
+    """
+    from engine.io import open_log
+    from engine.io.annotations_json import read_annotations
+    from engine.render import CameraConfig, RenderConfig, render_log
+    from engine.validation import findings_from_json
+
+    try:
+        drive = open_log(log_path)
+        ann = read_annotations(annotations) if annotations is not None else drive.annotations
+        found = findings_from_json(findings.read_text()) if findings is not None else []
+        cfg = RenderConfig(
+            camera=CameraConfig(scale=scale), cameras=_csv(cameras), max_frames=max_frames, rerun=rerun
+        )
+        with console.status("drawing pictures"):
+            pics = render_log(drive, ann, out, findings=found, config=cfg)
+    except (EngineError, OSError) as exc:
+        fail(exc)
+    for note in pics.notes:
+        console.print(f"[yellow]note:[/] {note}")
+    console.print(
+        f"{len(pics.bev)} BEV and {len(pics.cameras)} camera pictures under [bold]{out}[/]; "
+        f"contact sheet [bold]{pics.contact_sheet}[/]"
+    )
+
+
+def _suites() -> list[str]:
+    import benchmarks
+
+    root = Path(benchmarks.__file__).parent
+    return sorted(p.stem for p in root.glob("*.py") if p.stem.startswith(("bench_", "eval_")))
+
+
+def bench(
+    suite: Annotated[str, typer.Argument(help="A suite (bench_boxes, eval_tracking, ...), or 'all'.")] = "all",
+    args: Annotated[list[str] | None, typer.Argument(help="Arguments passed to the suite (after --).")] = None,
+    list_suites: Annotated[bool, typer.Option("--list", help="List the suites and exit.")] = False,
+) -> None:
+    """Run the benchmark suite (python -m benchmarks) or one module of it.
+
+    Example: fusionlabel bench all -- --quick
+
+    Example: fusionlabel bench bench_boxes
+
+    Example: fusionlabel bench --list
+    """
+    suites = _suites()
+    if list_suites:
+        for name in suites:
+            typer.echo(name)
+        return
+    if suite != "all" and suite not in suites:
+        fail(EngineError(f"unknown benchmark suite {suite!r}; expected 'all' or one of {suites}"))
+    module = "benchmarks" if suite == "all" else f"benchmarks.{suite}"
+    code = subprocess.call([sys.executable, "-m", module, *(args or [])])
+    raise typer.Exit(code=code)
