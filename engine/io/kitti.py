@@ -104,7 +104,7 @@ def read_kitti_calib(path: str | Path) -> KittiCalib:
     if "Tr_imu_velo" in entries or "Tr_imu_to_velo" in entries:
         velo_from_imu = np.vstack([get("Tr_imu_velo", "Tr_imu_to_velo"), [0, 0, 0, 1]])
         imu = SE3.from_matrix(np.linalg.inv(velo_from_imu))
-    proj = {n: get(n) for n in ("P0", "P1", "P2", "P3") if n in entries}
+    proj: dict[str, npt.NDArray[np.float64]] = {n: get(n) for n in ("P0", "P1", "P2", "P3") if n in entries}
     return KittiCalib(velo_from_rect, proj, imu)
 
 

@@ -60,7 +60,8 @@ def _rot(roll: float, pitch: float, yaw: float) -> npt.NDArray[np.float64]:
     rx = np.array([[1, 0, 0], [0, cr, -sr], [0, sr, cr]])
     ry = np.array([[cp, 0, sp], [0, 1, 0], [-sp, 0, cp]])
     rz = np.array([[cy, -sy, 0], [sy, cy, 0], [0, 0, 1]])
-    return rz @ ry @ rx
+    out: npt.NDArray[np.float64] = rz @ ry @ rx
+    return out
 
 
 def _oxts_trajectory(path: Path, imu_from_velo: SE3 | None, n: int) -> Trajectory:

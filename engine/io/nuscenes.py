@@ -125,7 +125,7 @@ def _lidar_loader(root: Path, sid: str, recs: list[dict[str, Any]]) -> Callable[
             int(recs[i]["timestamp"]),
             np.ascontiguousarray(raw[:, :3]),
             np.zeros(n, np.int32),
-            raw[:, 3] / np.float32(255.0),
+            (raw[:, 3] / np.float32(255.0)).astype(np.float32),
             raw[:, 4].astype(np.uint16),
         )
 

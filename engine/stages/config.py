@@ -58,6 +58,11 @@ class ProposalsConfig(_Stage):
 
     detector: ProposalConfig = ProposalConfig()
     lidar_only: bool = Field(default=True, description="radar detections are left out of the proposal step")
+    ego_clearance_m: float = Field(
+        default=2.0,
+        ge=0,
+        description="points closer (BEV) to the reference lidar are dropped: returns off the ego's own body",
+    )
     sensor_xy_from_extrinsics: bool = Field(
         default=True, description="take detector.sensor_xy from the reference lidar's ego_from_sensor"
     )

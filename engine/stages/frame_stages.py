@@ -110,16 +110,19 @@ class ProposalStage:
             update["sensor_xy"] = (float(xyz[0]), float(xyz[1]))
         self.detector: Detector = detector or GeometricDetector(config.detector.model_copy(update=update))
         self.lidar_ids = set(log.lidar)
-        self.lidar_only = config.lidar_only
+        self.config = config
+        self.lidar_xy = log.sensors[lidar].ego_from_sensor.translation[:2].astype(np.float32)
 
     def points(self, shared: SharedFrame) -> npt.NDArray[np.float32]:
-        """The frame's points the detector sees (lidar only unless configured otherwise)."""
-        if not self.lidar_only:
-            return shared.points
-        keep = np.array([sid in self.lidar_ids for sid in shared.sensor_ids], bool)
-        if keep.all():
-            return shared.points
-        return np.ascontiguousarray(shared.points[keep[shared.sensor_index]])
+        """The frame's points the detector sees: lidar only (unless configured otherwise), none on the ego."""
+        pts = shared.points
+        keep = np.ones(pts.shape[0], bool)
+        if self.config.lidar_only:
+            keep &= np.array([sid in self.lidar_ids for sid in shared.sensor_ids], bool)[shared.sensor_index]
+        if self.config.ego_clearance_m > 0:
+            d2 = np.square(pts[:, 0] - self.lidar_xy[0]) + np.square(pts[:, 1] - self.lidar_xy[1])
+            keep &= d2 >= self.config.ego_clearance_m**2
+        return pts if keep.all() else np.ascontiguousarray(pts[keep])
 
     def __call__(self, shared: SharedFrame) -> ProposalSet:
         """Ego-frame proposals of one fused frame, stamped with its reference time."""

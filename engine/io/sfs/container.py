@@ -94,7 +94,7 @@ def encode_to(tree: dict[str, Any], f: BinaryIO) -> int:
     f.write(text)
     f.write(b"\0\0\0\0")
     for arr in arrays:
-        f.write(memoryview(arr).cast("B"))
+        f.write(arr.data)
         f.write(b"\0" * _pad(arr.nbytes))
     return len(text) + offset
 

@@ -170,7 +170,7 @@ def read_sfs(
     unit = AngleUnit.parse(angle_unit if angle_unit is not None else ext.get("angle_unit", "radians"))
     raw_sensors = list(tree.get("sensors") or [])
     rig = _Rig(raw_sensors, offset)
-    policy = {"extrapolation": Extrapolation(ext.get("extrapolation", "constant_velocity"))}
+    policy: dict[str, Any] = {"extrapolation": Extrapolation(ext.get("extrapolation", "constant_velocity"))}
     if "max_extrapolation_us" in ext:
         policy["max_extrapolation_us"] = int(ext["max_extrapolation_us"])
     odom = [s for s in raw_sensors if s.get("type") == "odometry"]

@@ -1,3 +1,4 @@
+# ruff: noqa: E501 (ROS 2 message definitions kept on one line each)
 """MCAP (ROS 2) reader on a small file written with mcap-ros2-support's writer."""
 
 from __future__ import annotations
