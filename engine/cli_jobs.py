@@ -1,6 +1,7 @@
-"""The job commands of ``fusionlabel`` (registered on the app in :mod:`engine.cli`): prelabel, validate,
-interpolate, render, bench; and the shared pieces the ``demo`` command uses (stage progress bars, the
-summary table).
+"""The job commands of ``fusionlabel``: prelabel, validate, interpolate, render, bench.
+
+They are registered on the one app in :mod:`engine.cli`; the ``demo`` command reuses
+:func:`run_prelabel` (stage progress bars, outputs, pictures, the summary tables).
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from engine.errors import EngineError
 
 if TYPE_CHECKING:
     from engine.pipeline import PrelabelResult
-    from engine.stages import PipelineConfig, Progress as StageProgress
+    from engine.stages import PipelineConfig
+    from engine.stages import Progress as StageProgress
 
 __all__ = ["bench", "interpolate", "prelabel", "render", "run_prelabel", "summary_tables", "validate"]
 
@@ -76,7 +78,10 @@ def summary_tables(result: PrelabelResult, title: str) -> tuple[Table, Table]:
         ("tracks", s["tracks"]),
         ("links (2D observations linked)", s["links"]),
         ("camera footprints (visible)", s["footprints"]),
-        ("findings (error / warning / info)", f"{s['findings']} ({sev['error']} / {sev['warning']} / {sev['info']})"),
+        (
+            "findings (error / warning / info)",
+            f"{s['findings']} ({sev['error']} / {sev['warning']} / {sev['info']})",
+        ),
         ("backend", s["backend"]),
     ):
         counts.add_row(key, str(value))
@@ -87,7 +92,13 @@ def summary_tables(result: PrelabelResult, title: str) -> tuple[Table, Table]:
         d = st.to_dict()
         median = f"{d['frame_ms_median']:.1f}" if "frame_ms_median" in d else "-"
         stages.add_row(
-            st.name, st.status, str(st.frames), str(st.items), f"{st.seconds:.2f}", f"{st.frames_per_s:.2f}", median
+            st.name,
+            st.status,
+            str(st.frames),
+            str(st.items),
+            f"{st.seconds:.2f}",
+            f"{st.frames_per_s:.2f}",
+            median,
         )
     return counts, stages
 
@@ -121,7 +132,11 @@ def run_prelabel(
     if render_pictures:
         with console.status("drawing pictures"):
             pics = render_log(
-                drive, result.annotations, out / "render", findings=result.findings, frame_times_us=result.frame_times_us,
+                drive,
+                result.annotations,
+                out / "render",
+                findings=result.findings,
+                frame_times_us=result.frame_times_us,
                 config=RenderConfig(rerun=True),
             )
         for note in pics.notes:
@@ -155,14 +170,22 @@ def _load_config(path: Path | None, backend: str | None, max_frames: int | None)
 
 
 def prelabel(
-    log_path: Annotated[Path, typer.Argument(help="A drive log: native, PandaSet, SFS, ... (picked by content).")],
+    log_path: Annotated[
+        Path, typer.Argument(help="A drive log: native, PandaSet, SFS, ... (picked by content).")
+    ],
     out: Annotated[Path, typer.Option("--out", help="Output folder.")],
     backend: Annotated[str | None, typer.Option(help="Where kernels run: cpu, cuda or auto.")] = None,
-    config: Annotated[Path | None, typer.Option(help="Pipeline config (YAML/JSON, PipelineConfig fields).")] = None,
-    observations: Annotated[Path | None, typer.Option(help="2D observations JSON to link to the tracks.")] = None,
+    config: Annotated[
+        Path | None, typer.Option(help="Pipeline config (YAML/JSON, PipelineConfig fields).")
+    ] = None,
+    observations: Annotated[
+        Path | None, typer.Option(help="2D observations JSON to link to the tracks.")
+    ] = None,
     max_frames: Annotated[int | None, typer.Option(help="Only the first N frames (previews).")] = None,
     sfs: Annotated[bool, typer.Option("--sfs/--no-sfs", help="Also write the SFS scene.")] = True,
-    pictures: Annotated[bool, typer.Option("--render/--no-render", help="Draw BEV and camera pictures.")] = True,
+    pictures: Annotated[
+        bool, typer.Option("--render/--no-render", help="Draw BEV and camera pictures.")
+    ] = True,
 ) -> None:
     """Pre-label a drive log: shared frame -> proposals -> tracks -> links -> validation.
 
@@ -175,7 +198,11 @@ def prelabel(
     try:
         cfg = _load_config(config, backend, max_frames)
         run_prelabel(
-            log_path, out, cfg, observations=observations, formats=("native", "sfs") if sfs else ("native",),
+            log_path,
+            out,
+            cfg,
+            observations=observations,
+            formats=("native", "sfs") if sfs else ("native",),
             render_pictures=pictures,
         )
     except EngineError as exc:
@@ -187,7 +214,9 @@ def validate(
     annotations: Annotated[
         Path | None, typer.Option(help="Annotations JSON (native); the log's own annotations by default.")
     ] = None,
-    rules: Annotated[str | None, typer.Option(help="Comma-separated rule or family names (default all).")] = None,
+    rules: Annotated[
+        str | None, typer.Option(help="Comma-separated rule or family names (default all).")
+    ] = None,
     config: Annotated[Path | None, typer.Option(help="Validation YAML merged over the defaults.")] = None,
     out: Annotated[Path | None, typer.Option(help="Also write the findings JSON here.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
@@ -232,7 +261,9 @@ def interpolate(
     at: Annotated[str | None, typer.Option(help="Comma-separated timestamps [µs].")] = None,
     step_us: Annotated[int | None, typer.Option(help="Sample every track's span at this step [µs].")] = None,
     track: Annotated[str | None, typer.Option(help="Only this track id.")] = None,
-    hold: Annotated[bool, typer.Option(help="Hold end poses outside a track's span instead of failing.")] = False,
+    hold: Annotated[
+        bool, typer.Option(help="Hold end poses outside a track's span instead of failing.")
+    ] = False,
     out: Annotated[Path | None, typer.Option(help="Write the JSON here instead of stdout.")] = None,
 ) -> None:
     """Cuboids of keyframed tracks at given timestamps (Hermite positions, slerp rotations).
@@ -289,9 +320,15 @@ def interpolate(
 def render(
     log_path: Annotated[Path, typer.Argument(help="A drive log.")],
     out: Annotated[Path, typer.Option("--out", help="Output folder for the pictures.")],
-    annotations: Annotated[Path | None, typer.Option(help="Annotations JSON (default: the log's own).")] = None,
-    findings: Annotated[Path | None, typer.Option(help="Findings JSON to mark (from prelabel/validate).")] = None,
-    cameras: Annotated[str | None, typer.Option(help="Comma-separated cameras (default all; '' for none).")] = None,
+    annotations: Annotated[
+        Path | None, typer.Option(help="Annotations JSON (default: the log's own).")
+    ] = None,
+    findings: Annotated[
+        Path | None, typer.Option(help="Findings JSON to mark (from prelabel/validate).")
+    ] = None,
+    cameras: Annotated[
+        str | None, typer.Option(help="Comma-separated cameras (default all; '' for none).")
+    ] = None,
     max_frames: Annotated[int | None, typer.Option(help="Only the first N frames.")] = None,
     scale: Annotated[float, typer.Option(help="Camera picture size relative to the image.")] = 0.5,
     rerun: Annotated[bool, typer.Option(help="Also export scene.rrd (needs rerun-sdk).")] = False,
@@ -300,7 +337,7 @@ def render(
 
     Example: fusionlabel render data/samples/pandaset_seq002 --out out/render_gt
 
-    Example: fusionlabel render LOG --annotations out/seq002/annotations.json --findings out/seq002/findings.json --out out/pics
+    Example: fusionlabel render LOG --annotations a/annotations.json --findings a/findings.json --out pics
     """
     from engine.io import open_log
     from engine.io.annotations_json import read_annotations
@@ -334,8 +371,12 @@ def _suites() -> list[str]:
 
 
 def bench(
-    suite: Annotated[str, typer.Argument(help="A suite (bench_boxes, eval_tracking, ...), or 'all'.")] = "all",
-    args: Annotated[list[str] | None, typer.Argument(help="Arguments passed to the suite (after --).")] = None,
+    suite: Annotated[
+        str, typer.Argument(help="A suite (bench_boxes, eval_tracking, ...), or 'all'.")
+    ] = "all",
+    args: Annotated[
+        list[str] | None, typer.Argument(help="Arguments passed to the suite (after --).")
+    ] = None,
     list_suites: Annotated[bool, typer.Option("--list", help="List the suites and exit.")] = False,
 ) -> None:
     """Run the benchmark suite (python -m benchmarks) or one module of it.

@@ -28,6 +28,7 @@ from engine.annotations import Annotations
 from engine.linking import LinkResult, Observation2D
 from engine.log import Log
 from engine.proposals import Detector, ProposalSet
+from engine.shared_frame import SharedFrame
 from engine.stages import (
     PipelineConfig,
     Progress,
@@ -40,7 +41,6 @@ from engine.stages import (
     track_stage,
     validation_stage,
 )
-from engine.shared_frame import SharedFrame
 from engine.validation import Finding, ValidationReport
 from kernels.errors import InvalidTypeError
 
@@ -104,7 +104,8 @@ class PrelabelResult:
             "footprints": 0 if self.link_result is None else int(self.link_result.footprints.visible.sum()),
             "findings": len(self.findings),
             "findings_by_severity": {
-                sev: sum(f.severity.value == sev for f in self.findings) for sev in ("error", "warning", "info")
+                sev: sum(f.severity.value == sev for f in self.findings)
+                for sev in ("error", "warning", "info")
             },
             "skipped_rules": dict(self.skipped_rules),
             "stages": [s.to_dict() for s in self.stages],
@@ -126,7 +127,8 @@ def prelabel(
     log : Log
         The drive log (at least one lidar; cameras for links).
     config : PipelineConfig, optional
-        Stage settings and the kernel backend; defaults (and ``FUSIONLABEL_PIPELINE_*`` variables) when omitted.
+        Stage settings and the kernel backend; defaults (and ``FUSIONLABEL_PIPELINE_*`` variables)
+        when omitted.
     observations : sequence of Observation2D, optional
         2D boxes to link to the tracks (overrides ``config.links.observations``).
     detector : Detector, optional
@@ -143,7 +145,11 @@ def prelabel(
     cfg = config or PipelineConfig()
     times = frame_times(log, cfg.frames)
     clock = StageClock(int(times.size), progress)
-    fuse, propose, track = shared_frame_stage(log, cfg), proposal_stage(log, cfg, detector), track_stage(log, cfg)
+    fuse, propose, track = (
+        shared_frame_stage(log, cfg),
+        proposal_stage(log, cfg, detector),
+        track_stage(log, cfg),
+    )
     link, check = link_stage(log, cfg, observations), validation_stage(log, cfg)
 
     # shared frame: every lidar and radar deskewed into the ego frame at each frame time (lazy, per frame)
@@ -153,12 +159,14 @@ def prelabel(
     clock.close("shared_frame", f"{len(fuse.sensors)} sensors: {', '.join(fuse.sensors)}")
     clock.close("proposals")
     # tracks: proposals to the world with the log trajectory, online tracker + offline refinement
-    tracks = Annotations(clock.run("tracks", track, proposals, len, cfg.tracks.mode))
+    tracks = Annotations(clock.run("tracks", track, proposals, count=len, detail=cfg.tracks.mode))
     # links: each track's footprint in every camera capture; 2D observations linked to tracks
-    linked = clock.run("links", link, tracks, _n_links) if link is not None else clock.skip("links", "disabled or no camera")
+    linked = clock.run_optional("links", link, tracks, count=_n_links, reason="disabled or no camera")
     annotations = linked.annotations(tracks) if linked is not None else tracks
-    # validation: the rule engine on the pre-labels
-    report = clock.run("validation", check, annotations, _n_findings) if check is not None else clock.skip("validation", "disabled")
+    # validation: the rule engine on the pre-labels (linked 2D boxes checked against their cuboids)
+    report = clock.run_optional(
+        "validation", check, annotations, linked, count=_n_findings, reason="disabled"
+    )
 
     return PrelabelResult(
         annotations,

@@ -75,8 +75,10 @@ def bev_pixels(xy: npt.ArrayLike, config: BevConfig) -> F64:
 
 
 def bev_corners(box: npt.ArrayLike) -> F64:
-    """The four ground corners ``(x, y)`` of a ``[x, y, z, l, w, h, yaw]`` box: front-left, front-right,
-    rear-right, rear-left, shape (4, 2)."""
+    """The four ground corners ``(x, y)`` of a ``[x, y, z, l, w, h, yaw]`` box, shape (4, 2).
+
+    Order: front-left, front-right, rear-right, rear-left.
+    """
     b = np.asarray(box, np.float64)
     c, s = np.cos(b[6]), np.sin(b[6])
     local = np.array([[1, 1], [1, -1], [-1, -1], [-1, 1]], np.float64) * (b[3] / 2, b[4] / 2)

@@ -30,7 +30,9 @@ __all__ = ["CameraConfig", "cuboid_polylines", "load_image", "render_camera"]
 F64 = npt.NDArray[np.float64]
 
 # Corner order: bit 0 = front (+x), bit 1 = left (+y), bit 2 = top (+z).
-_SIGNS = np.array([[1 if i & 1 else -1, 1 if i & 2 else -1, 1 if i & 4 else -1] for i in range(8)], np.float64)
+_SIGNS = np.array(
+    [[1 if i & 1 else -1, 1 if i & 2 else -1, 1 if i & 4 else -1] for i in range(8)], np.float64
+)
 _EDGES = [(a, b) for a in range(8) for b in range(a + 1, 8) if bin(a ^ b).count("1") == 1]
 _FRONT = {(a, b) for a, b in _EDGES if a & 1 and b & 1}
 
@@ -62,7 +64,8 @@ class CameraConfig:
     def __post_init__(self) -> None:
         if not 0 < self.scale <= 4 or self.edge_samples < 1:
             raise InvalidInputError(
-                f"CameraConfig.scale must lie in (0, 4] and edge_samples >= 1, got {self.scale}, {self.edge_samples}"
+                f"CameraConfig.scale must lie in (0, 4] and edge_samples >= 1, "
+                f"got {self.scale} and {self.edge_samples}"
             )
 
 
@@ -188,7 +191,9 @@ def render_camera(
         if not lines:
             continue
         for run, front in lines:
-            draw.line([(float(u), float(v)) for u, v in run * cfg.scale], fill=b.color, width=3 if front else 2)
+            draw.line(
+                [(float(u), float(v)) for u, v in run * cfg.scale], fill=b.color, width=3 if front else 2
+            )
         every = np.concatenate([run for run, _ in lines]) * cfg.scale
         every = every[(every[:, 0] >= 0) & (every[:, 0] < w) & (every[:, 1] >= 0) & (every[:, 1] < h)]
         if every.shape[0] == 0:

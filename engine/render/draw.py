@@ -34,7 +34,11 @@ def label(draw: ImageDraw.ImageDraw, xy: tuple[float, float], text: str, color: 
 
 
 def arrow(
-    draw: ImageDraw.ImageDraw, start: tuple[float, float], end: tuple[float, float], color: RGB, width: int = 2
+    draw: ImageDraw.ImageDraw,
+    start: tuple[float, float],
+    end: tuple[float, float],
+    color: RGB,
+    width: int = 2,
 ) -> None:
     """A line from ``start`` to ``end`` with a head at ``end`` (pixels)."""
     (x0, y0), (x1, y1) = start, end
@@ -50,7 +54,9 @@ def arrow(
         draw.line((x1, y1, hx, hy), fill=color, width=width)
 
 
-def splat(image: Image.Image, u: npt.ArrayLike, v: npt.ArrayLike, colors: npt.ArrayLike, size: int = 1) -> None:
+def splat(
+    image: Image.Image, u: npt.ArrayLike, v: npt.ArrayLike, colors: npt.ArrayLike, size: int = 1
+) -> None:
     """Write point colours into ``image`` (RGB) at pixels ``(u, v)``; later points win, off-image ones drop.
 
     Parameters

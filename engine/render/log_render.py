@@ -90,7 +90,10 @@ def render_frame_bev(
     boxes = boxes_at(log, annotations, t, CoordinateFrame.EGO, findings, cfg.tolerance_us)
     near = frame_findings(findings, t, cfg.tolerance_us)
     notes = [(f"{len(near)} findings near this frame", (235, 235, 235))] if near else []
-    notes += [(f"{f.severity.value}: {f.rule} {f.track_id or ''}", SEVERITY_COLORS[f.severity.value]) for f in near[:6]]
+    notes += [
+        (f"{f.severity.value}: {f.rule} {f.track_id or ''}", SEVERITY_COLORS[f.severity.value])
+        for f in near[:6]
+    ]
     return render_bev(lidar_points_at(log, t, CoordinateFrame.EGO), boxes, cfg.bev, title=title, notes=notes)
 
 
@@ -121,7 +124,11 @@ def render_frame_camera(
             path = Path(str(log.metadata["path"])) / path
         size = (max(1, round(cam.width * cfg.camera.scale)), max(1, round(cam.height * cfg.camera.scale)))
         image = load_image(path, size)
-    points = lidar_points_at(log, t, CoordinateFrame.WORLD) if image is None or cfg.camera.points_on_images else None
+    points = (
+        lidar_points_at(log, t, CoordinateFrame.WORLD)
+        if image is None or cfg.camera.points_on_images
+        else None
+    )
     title = f"{sensor_id} {'' if image is not None else '(no pixels: lidar by depth) '}t={t}"
     return render_camera(
         cam, camera_from_world, boxes, image=image, points_world=points, config=cfg.camera, title=title
@@ -177,7 +184,9 @@ def render_log(
     cams = sorted(log.cameras) if cfg.cameras is None else list(cfg.cameras)
     unknown = [c for c in cams if c not in log.cameras]
     if unknown:
-        raise InvalidInputError(f"cameras {unknown} are not cameras of the log; cameras are {sorted(log.cameras)}")
+        raise InvalidInputError(
+            f"cameras {unknown} are not cameras of the log; cameras are {sorted(log.cameras)}"
+        )
     bev_paths, cam_paths, rows = [], [], []
     (out / "bev").mkdir(parents=True, exist_ok=True)
     for k, t in enumerate(times.tolist()):

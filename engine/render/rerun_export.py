@@ -69,7 +69,9 @@ def export_rerun(
         _set_time(rr, (t - int(times[0])) * 1e-6)
         pts = lidar_points_at(log, t, CoordinateFrame.WORLD)
         if pts.shape[0]:
-            rr.log("world/lidar", rr.Points3D(pts, colors=ramp(pts[:, 2], *np.percentile(pts[:, 2], [2, 98]))))
+            rr.log(
+                "world/lidar", rr.Points3D(pts, colors=ramp(pts[:, 2], *np.percentile(pts[:, 2], [2, 98])))
+            )
         boxes = boxes_at(log, annotations, t, CoordinateFrame.WORLD)
         if boxes:
             b = np.array([x.box for x in boxes])

@@ -19,7 +19,7 @@ from engine.annotations import Annotations, CoordinateFrame
 from engine.log import Log
 from engine.render.colors import RGB, track_color
 from engine.tracks import interpolate_track
-from engine.validation import Finding, Severity
+from engine.validation import Finding
 from kernels.errors import InvalidInputError
 
 __all__ = ["DrawBox", "boxes_at", "frame_findings", "lidar_points_at"]
@@ -120,17 +120,23 @@ def boxes_at(
         vel = (world.centers[-1] - world.centers[0]) / span_s if span_s > 0 else np.zeros(3)
         centre, yaw = world.centers[k], float(quat_wxyz_to_yaw(world.rotations_wxyz[k]))
         if out_frame is CoordinateFrame.EGO:  # world -> ego at t (yaw-only boxes)
-            centre, vel, yaw = ego.rotation.T @ (centre - ego.translation), ego.rotation.T @ vel, yaw - ego_yaw
+            centre, vel, yaw = (
+                ego.rotation.T @ (centre - ego.translation),
+                ego.rotation.T @ vel,
+                yaw - ego_yaw,
+            )
         box = np.array([*centre, *world.sizes[k], yaw], np.float64)
         sev = _worst(by_track.get(tr.track_id, []))
-        out.append(DrawBox(tr.track_id, tr.label, box, np.asarray(vel, np.float64), track_color(tr.track_id), sev))
+        out.append(
+            DrawBox(tr.track_id, tr.label, box, np.asarray(vel, np.float64), track_color(tr.track_id), sev)
+        )
     return out
 
 
 def lidar_points_at(
     log: Log, timestamp_us: int, frame: CoordinateFrame | str = CoordinateFrame.EGO, max_gap_us: int = 100_000
 ) -> npt.NDArray[np.float32]:
-    """Every lidar's sweep nearest ``timestamp_us`` in the ego frame at that time or the world, (N, 3) float32.
+    """Every lidar's sweep nearest ``timestamp_us``, (N, 3) float32, in the ego frame then or the world.
 
     Sweeps are moved with the pose at their own timestamp (no per-point deskew: pictures only).
     """
@@ -146,7 +152,11 @@ def lidar_points_at(
             continue
         sweep = stream[i]
         world_from_sensor = log.trajectory.pose_at(sweep.timestamp_us) @ log.sensors[sid].ego_from_sensor
-        pose = world_from_sensor if out_frame is CoordinateFrame.WORLD else world_from_ego_now.inverse() @ world_from_sensor
+        pose = (
+            world_from_sensor
+            if out_frame is CoordinateFrame.WORLD
+            else world_from_ego_now.inverse() @ world_from_sensor
+        )
         parts.append(np.asarray(pose.transform_points(sweep.points), np.float32))
     if not parts:
         return np.zeros((0, 3), np.float32)

@@ -10,7 +10,13 @@ from engine.stages.config import (
     TracksConfig,
     ValidationStageConfig,
 )
-from engine.stages.factories import link_stage, proposal_stage, shared_frame_stage, track_stage, validation_stage
+from engine.stages.factories import (
+    link_stage,
+    proposal_stage,
+    shared_frame_stage,
+    track_stage,
+    validation_stage,
+)
 from engine.stages.frame_stages import ProposalStage, SharedFrameStage, frame_times, reference_lidar
 from engine.stages.log_stages import LinkStage, ValidationStage
 from engine.stages.track_stage import TrackStage, world_detections

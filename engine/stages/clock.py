@@ -21,7 +21,7 @@ A = TypeVar("A")
 B = TypeVar("B")
 
 Progress = Callable[[str, int, int], None]
-"""``progress(stage, done, total)`` after every unit of work of a stage (frames, or 1 for whole-log stages)."""
+"""``progress(stage, done, total)`` after every unit of a stage (frames; 0 then 1 for whole-log stages)."""
 
 
 def _no_progress(stage: str, done: int, total: int) -> None:
@@ -121,20 +121,27 @@ class StageClock:
         items = self._items.pop(name, 0)
         self._stats[name] = StageStats(name, int(ns.size), float(ns.sum()) / 1e9, items, ns, "ok", detail)
 
-    def run(self, name: str, func: Callable[[A], B], value: A, count: Callable[[B], int], detail: str = "") -> B:
-        """Run a whole-log stage once on ``value``, timed; ``count(result)`` is its item count."""
+    def run(
+        self, name: str, func: Callable[..., B], *args: Any, count: Callable[[B], int], detail: str = ""
+    ) -> B:
+        """Run a whole-log stage once, ``func(*args)``, timed; ``count(result)`` is its item count."""
         self.progress(name, 0, 1)
         t0 = time.perf_counter_ns()
-        out = func(value)
+        out = func(*args)
         ns = time.perf_counter_ns() - t0
         self._stats[name] = StageStats(name, self.frames, ns / 1e9, count(out), detail=detail)
         self.progress(name, 1, 1)
         return out
 
-    def skip(self, name: str, reason: str) -> None:
-        """Record a stage that did not run, and why; returns None (the stage's missing output)."""
-        self._stats[name] = StageStats(name, 0, 0.0, status="skipped", detail=reason)
-        self.progress(name, 1, 1)
+    def run_optional(
+        self, name: str, func: Callable[..., B] | None, *args: Any, count: Callable[[B], int], reason: str
+    ) -> B | None:
+        """:meth:`run`; when ``func`` is None, record the stage as skipped for ``reason`` and return None."""
+        if func is None:
+            self._stats[name] = StageStats(name, 0, 0.0, status="skipped", detail=reason)
+            self.progress(name, 1, 1)
+            return None
+        return self.run(name, func, *args, count=count)
 
     @property
     def stats(self) -> tuple[StageStats, ...]:

@@ -49,7 +49,9 @@ class SharedFrameConfig(_Stage):
         default=None, description="lidars and radars to fuse; all of the log's when None"
     )
     max_gap_us: int = Field(
-        default=100_000, ge=0, description="sensors without a capture this close to the frame are left out [µs]"
+        default=100_000,
+        ge=0,
+        description="sensors without a capture this close to the frame are left out [µs]",
     )
 
 

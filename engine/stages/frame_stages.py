@@ -28,7 +28,9 @@ def reference_lidar(log: Log, config: FramesConfig) -> str:
     if config.lidar is None:
         return sorted(log.lidar)[0]
     if config.lidar not in log.lidar:
-        raise InvalidInputError(f"frames.lidar {config.lidar!r} is not a lidar of the log; lidars are {sorted(log.lidar)}")
+        raise InvalidInputError(
+            f"frames.lidar {config.lidar!r} is not a lidar of the log; lidars are {sorted(log.lidar)}"
+        )
     return config.lidar
 
 
@@ -59,7 +61,9 @@ class SharedFrameStage:
         self.log = log
         self.config = config
         self.backend = backend
-        self.sensors = list(config.sensors) if config.sensors is not None else [*sorted(log.lidar), *sorted(log.radar)]
+        self.sensors = (
+            list(config.sensors) if config.sensors is not None else [*sorted(log.lidar), *sorted(log.radar)]
+        )
         unknown = [s for s in self.sensors if s not in log.lidar and s not in log.radar]
         if unknown:
             raise InvalidInputError(

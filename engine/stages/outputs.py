@@ -108,7 +108,11 @@ def write_outputs(
         else:
             files["sfs"] = write_sfs(replace(log, annotations=result.annotations), out / "scene.sfs")
         if result.link_result is not None:
-            t0 = min(int(t.timestamps_us[0]) for t in result.annotations.tracks) if result.annotations.tracks else 0
+            t0 = (
+                min(int(t.timestamps_us[0]) for t in result.annotations.tracks)
+                if result.annotations.tracks
+                else 0
+            )
             offset = min(t0, log.time_range_us[0])
             sfs = result.link_result.to_sfs(log, result.annotations.tracks, offset)
             sfs["time_offset_us"] = offset

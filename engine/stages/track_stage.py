@@ -93,7 +93,9 @@ class TrackStage:
         """Per-class gates for ``classes`` (class id = position) and the configured lifecycle."""
         cfg = self.config
         gates = {
-            i: ClassGate(max_distance_m=cfg.gates_m[name]) for i, name in enumerate(classes) if name in cfg.gates_m
+            i: ClassGate(max_distance_m=cfg.gates_m[name])
+            for i, name in enumerate(classes)
+            if name in cfg.gates_m
         }
         return TrackerConfig(
             gates=gates,
@@ -117,7 +119,9 @@ class TrackStage:
     def _offline(
         self, frames: list[Detections], classes: Sequence[str], tracker: TrackerConfig
     ) -> tuple[CuboidTrack, ...]:
-        refined = refine_offline(frames, OfflineConfig(tracker=tracker, min_detections=self.config.min_detections))
+        refined = refine_offline(
+            frames, OfflineConfig(tracker=tracker, min_detections=self.config.min_detections)
+        )
         return tuple(
             track_from_path(
                 rt.smoothed.path,
@@ -134,7 +138,9 @@ class TrackStage:
         online = OnlineTracker(tracker)
         for frame in frames:
             out = online.step(frame)
-            for tid, box, conf, cls in zip(out.track_ids, out.boxes, out.confidence, out.class_ids, strict=True):
+            for tid, box, conf, cls in zip(
+                out.track_ids, out.boxes, out.confidence, out.class_ids, strict=True
+            ):
                 rows.setdefault(int(tid), []).append((frame.timestamp_us, box, float(conf), int(cls)))
         tracks = []
         for tid in sorted(rows, key=lambda i: (rows[i][0][0], i)):
