@@ -9,9 +9,9 @@ Methods
                      the result is moved back to the world with the pose of the query frame.
     ``linear_world`` linear centres + slerp rotations in the world frame (nuScenes / ncore style).
     ``hermite``      ``tracking.interpolate``: cubic Hermite centres + slerp, world frame.
-    ``hermite_snap`` ``hermite`` then ``tracking.snap_to_points`` on the frame's lidar sweep (visible faces
-                     from the lidar's position); moving tracks only (net displacement > 2 m); compare its
-                     ``mov+sweep`` column (frames 0-49 have sweeps in the excerpt) with the other methods'.
+    ``hermite_snap`` ``hermite`` then ``tracking.snap_to_points`` on the frame's lidar sweep; moving tracks
+                     only (net displacement > 2 m); compare its ``mov+sweep`` column (frames 0-49 have
+                     sweeps in the excerpt) with the other methods'.
     ``snap_kf``      the same, calibrated on the track's keyframes and their sweeps (``SnapReference``).
 
 Also: keyframes needed per track to keep BEV IoU >= 0.8 on every frame (greedy insertion of the worst
@@ -108,6 +108,8 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--ks", type=str, default=",".join(map(str, KS)), help="keyframe spacings")
+    parser.add_argument("--no-keyframes-needed", action="store_true", help="skip the greedy count")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 
@@ -124,10 +126,9 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
             cache[t] = sweep_points(log, lidar_id, sweeps[t], PoseFrame.WORLD)
         return cache[t]
 
-    def sweeps_of(times: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
-        """Each time's sweep (empty without one) and the lidar's world position then."""
-        pts = [points_at(int(t)) if int(t) in sweeps else np.zeros((0, 3), np.float32) for t in times]
-        return pts, world_from_lidar.poses_at(times)[0]
+    def sweeps_of(times: np.ndarray) -> list[np.ndarray]:
+        """Each time's sweep, world frame (empty without one)."""
+        return [points_at(int(t)) if int(t) in sweeps else np.zeros((0, 3), np.float32) for t in times]
 
     fns: dict[str, Interp] = {
         "euler_lidar": lambda kf, t: euler_lidar(kf, t, world_from_lidar),
@@ -140,7 +141,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     results: dict[str, object] = {"data": str(args.data), "tracks": len(tracks), "moving": int(sum(moving))}
     per_k: dict[str, object] = {}
     t0 = time.perf_counter()
-    for k in KS:
+    for k in (int(v) for v in args.ks.split(",")):
         err: dict[str, dict[str, list[np.ndarray]]] = {
             m: {"c": [], "y": [], "iou": [], "c_mov": [], "c_sw": [], "c_mov_sw": []} for m in METHODS
         }
@@ -161,11 +162,8 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
                     continue  # snapping is evaluated on moving objects (static ones need no snapping)
                 if name in SNAPS:
                     out = fns["hermite"](kf, gt.timestamps_us)
-                    pts, origins = sweeps_of(gt.timestamps_us)
-                    ref = None
-                    if name == "snap_kf":
-                        ref = SnapReference(kf, *sweeps_of(kf.timestamps_us))
-                    snapped = snap_to_points(out, pts, snap_cfg, sensor_origins=origins, reference=ref)
+                    ref = SnapReference(kf, sweeps_of(kf.timestamps_us)) if name == "snap_kf" else None
+                    snapped = snap_to_points(out, sweeps_of(gt.timestamps_us), snap_cfg, reference=ref)
                     before = np.linalg.norm(out.centers - gt.centers, axis=1)
                     moved = snapped.shift_m > 0
                     snap_stats[name]["moved"] += int(moved.sum())
@@ -219,7 +217,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         per_k[str(k)] = row
     results["per_k"] = per_k
     needed = {}
-    for name in ("euler_lidar", "linear_world", "hermite"):
+    for name in () if args.no_keyframes_needed else ("euler_lidar", "linear_world", "hermite"):
         counts = np.array([keyframes_needed(p, fns[name]) for p in tracks])
         frames = np.array([len(p) for p in tracks])
         needed[name] = {

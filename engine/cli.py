@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from engine import cli_jobs
+from engine import cli_jobs, cli_tools
 from engine.errors import EngineError
 
 app = typer.Typer(
@@ -29,8 +29,14 @@ def _fail(exc: Exception) -> None:
     raise typer.Exit(code=2)
 
 
-# Job commands live in engine.cli_jobs (one module per concern); registered here, on the one app.
-for _command in (cli_jobs.prelabel, cli_jobs.validate, cli_jobs.interpolate, cli_jobs.render, cli_jobs.bench):
+# Job and tool commands live in engine.cli_jobs / engine.cli_tools; registered here, on the one app.
+for _command in (
+    cli_jobs.prelabel,
+    cli_jobs.validate,
+    cli_tools.interpolate,
+    cli_tools.render,
+    cli_tools.bench,
+):
     app.command()(_command)
 
 
@@ -88,20 +94,19 @@ def demo(
 
     Example: fusionlabel demo --out out/demo
     """
-    from engine.cli_jobs import run_prelabel
-    from engine.stages import PipelineConfig
-
     try:
-        run_prelabel(SAMPLE_LOG, out, PipelineConfig(backend=backend))  # type: ignore[arg-type]
+        cli_jobs.run_prelabel(SAMPLE_LOG, out, cli_jobs.load_pipeline_config(None, backend, None))
     except EngineError as exc:
         _fail(exc)
         return
-    console.print(
-        f"\nlook at: [bold]{out / 'render' / 'contact_sheet.png'}[/] (every frame and camera), "
-        f"[bold]{out / 'render' / 'bev'}[/] (bird's-eye views), "
-        f"[bold]{out / 'render' / 'camera' / 'front_camera' / '0002.png'}[/] (the real front image); "
-        f"labels in [bold]{out / 'annotations.json'}[/] and [bold]{out / 'scene.sfs'}[/]"
-    )
+    console.print("\n[bold]look at[/] (reproduce with: make demo, or fusionlabel demo --out DIR):")
+    for path, what in (
+        (out / "render" / "contact_sheet.png", "every frame: bird's-eye view and the six cameras"),
+        (out / "render" / "camera" / "front_camera" / "0002.png", "the real front image with the pre-labels"),
+        (out / "render" / "bev", "bird's-eye views: points by height, tracks, velocities, findings"),
+        (out / "annotations.json", "the pre-labels (native); scene.sfs: the same as an SFS scene"),
+    ):
+        console.print(f"  [bold]{path}[/]  {what}")
 
 
 @app.command()

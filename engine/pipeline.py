@@ -145,12 +145,11 @@ def prelabel(
     cfg = config or PipelineConfig()
     times = frame_times(log, cfg.frames)
     clock = StageClock(int(times.size), progress)
-    fuse, propose, track = (
-        shared_frame_stage(log, cfg),
-        proposal_stage(log, cfg, detector),
-        track_stage(log, cfg),
-    )
-    link, check = link_stage(log, cfg, observations), validation_stage(log, cfg)
+    fuse = shared_frame_stage(log, cfg)
+    propose = proposal_stage(log, cfg, detector)
+    track = track_stage(log, cfg)
+    link = link_stage(log, cfg, observations)  # None when disabled or the log has no camera
+    check = validation_stage(log, cfg)  # None when disabled
 
     # shared frame: every lidar and radar deskewed into the ego frame at each frame time (lazy, per frame)
     shared = clock.map("shared_frame", times.tolist(), fuse, _n_points)

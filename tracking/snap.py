@@ -1,15 +1,14 @@
-"""Snap interpolated cuboids to the lidar points of their sweeps (rigid size, visible faces, bounded moves).
+"""Snap interpolated cuboids to the lidar points of their sweeps (rigid size, bounded moves, calibrated).
 
 For each cuboid only its bird's-eye-view pose moves: the centre by at most ``max_shift_m`` in x/y and the
 heading by at most ``max_yaw_rad`` (< π/2). Size, height and z stay (a track has one rigid size).
 
-**Visible-face model.** A lidar sees the faces of a box that face the sensor, not its outline: the far
-faces are hidden, and near objects also show their roof and bonnet. With the sensor position known
-(``sensor_origins``), the cost of a point is its BEV distance to the nearest *visible* side face of the
-(moved) box (a face is visible when the sensor lies beyond its plane), truncated at ``truncation_m`` so
-roof points, clutter and ground do not dominate; the fit minimises the mean cost plus a small pull back
-to the interpolated pose, by a coarse-to-fine grid search. Without sensor positions all four sides count.
-Points within ``ground_clearance_m`` of the box bottom are ignored (ground returns).
+**Containment fit.** The cost of a pose is the mean BEV distance of the nearby points *outside* the box,
+truncated at ``truncation_m`` so clutter cannot dominate; points inside cost nothing (near objects show
+roof, bonnet and windscreen inside the footprint), plus a small pull back to the interpolated pose; a
+coarse-to-fine grid search minimises it. Points within ``ground_clearance_m`` of the box bottom are
+ignored (ground returns). (A visible-face model, with points pulled onto the faces that face the sensor,
+was measured on PandaSet and fitted the labelers' boxes far worse: see benchmarks/RESULTS.md.)
 
 **Keyframe calibration.** Labelers draw boxes with margins, and a partly seen object is fitted short of
 its true extent, so a fit to points is biased relative to the labels. With ``reference`` (the track's
@@ -120,13 +119,10 @@ class SnapReference:
         The labeled cuboids, same frame as the cuboids to snap.
     points : sequence of arrays of shape (N_i, 3), float32
         One sweep per keyframe, in the keyframes' frame at its timestamp [m] (empty where none).
-    sensor_origins : array_like of shape (K, 3), optional
-        Lidar position per keyframe, same frame [m].
     """
 
     keyframes: CuboidPath
     points: Sequence[npt.ArrayLike]
-    sensor_origins: npt.ArrayLike | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,29 +159,23 @@ class SnapResult:
     needs_keyframe: npt.NDArray[np.bool_]
 
 
-def _cost(local_xy: F64, half: F64, faces: F64, dx: F64, dy: F64, dyaw: F64, trunc: float) -> F64:
-    """Mean truncated distance to the nearest visible side face for candidate moves, ``(C,)``.
+def _cost(local: F64, half: F64, dx: F64, dy: F64, dyaw: F64, trunc: float) -> F64:
+    """Mean truncated BEV distance of the points outside the moved box, ``(C,)``.
 
-    ``local_xy`` (N, 2) in the original box frame; ``faces`` (4,) bool-as-float: front (+x), back, left
-    (+y), right; a candidate moves the box by (dx, dy) in its original frame and turns it by dyaw.
+    ``local`` (N, 2) in the original box frame; a candidate moves the box by (dx, dy) in its original
+    frame and turns it by dyaw. Points inside cost nothing: near objects show their roof, bonnet and
+    windscreen inside the footprint, so interior points are no evidence against a pose.
     """
     c, s = np.cos(dyaw)[:, None], np.sin(dyaw)[:, None]
-    px = local_xy[None, :, 0] - dx[:, None]
-    py = local_xy[None, :, 1] - dy[:, None]
-    u = c * px + s * py
-    v = -s * px + c * py
-    over_v = np.maximum(np.abs(v) - half[1], 0.0)
-    over_u = np.maximum(np.abs(u) - half[0], 0.0)
-    best = np.full(u.shape, np.inf)
-    for k, (along, over, sign, h) in enumerate(
-        ((u, over_v, 1, half[0]), (u, over_v, -1, half[0]), (v, over_u, 1, half[1]), (v, over_u, -1, half[1]))
-    ):
-        if faces[k]:
-            best = np.minimum(best, np.hypot(along - sign * h, over))
-    return np.asarray(np.minimum(best, trunc).mean(axis=1))
+    px = local[None, :, 0] - dx[:, None]
+    py = local[None, :, 1] - dy[:, None]
+    u = np.abs(c * px + s * py) - half[0]
+    v = np.abs(-s * px + c * py) - half[1]
+    outside = np.hypot(np.maximum(u, 0.0), np.maximum(v, 0.0))
+    return np.asarray(np.minimum(outside, trunc).mean(axis=1))
 
 
-def _fit(local_xy: F64, half: F64, faces: F64, cfg: SnapConfig) -> tuple[F64, float, float]:
+def _fit(local_xy: F64, half: F64, cfg: SnapConfig) -> tuple[F64, float, float]:
     """Best move (dx, dy, dyaw) by a four-level grid search, with the costs before and after."""
     g = np.linspace(-1.0, 1.0, cfg.grid)
     best = np.zeros(3)
@@ -197,22 +187,20 @@ def _fit(local_xy: F64, half: F64, faces: F64, cfg: SnapConfig) -> tuple[F64, fl
         prior = cfg.prior_m * (
             (dx**2 + dy**2) / cfg.max_shift_m**2 + (dyaw / max(cfg.max_yaw_rad, 1e-9)) ** 2
         )
-        cost = _cost(local_xy, half, faces, dx, dy, dyaw, cfg.truncation_m) + prior
+        cost = _cost(local_xy, half, dx, dy, dyaw, cfg.truncation_m) + prior
         b = int(np.argmin(cost))
         best = np.array([dx[b], dy[b], dyaw[b]])
         step = step * 4.0 / (cfg.grid - 1)  # next level spans +-2 steps of this one
-    before = _eval(local_xy, half, faces, np.zeros(3), cfg)
-    return best, before, _eval(local_xy, half, faces, best, cfg)
+    before = _eval(local_xy, half, np.zeros(3), cfg)
+    return best, before, _eval(local_xy, half, best, cfg)
 
 
-def _eval(local_xy: F64, half: F64, faces: F64, move: F64, cfg: SnapConfig) -> float:
-    return float(_cost(local_xy, half, faces, move[:1], move[1:2], move[2:], cfg.truncation_m)[0])
+def _eval(local_xy: F64, half: F64, move: F64, cfg: SnapConfig) -> float:
+    return float(_cost(local_xy, half, move[:1], move[1:2], move[2:], cfg.truncation_m)[0])
 
 
-def _prepare(
-    box_center: F64, yaw: float, size: F64, points: F64, origin: F64 | None, cfg: SnapConfig
-) -> tuple[F64, F64, F64]:
-    """Points near the box in its BEV frame (N, 2), half extents (2,) and visible faces (4,)."""
+def _prepare(box_center: F64, yaw: float, size: F64, points: F64, cfg: SnapConfig) -> tuple[F64, F64]:
+    """Points near the box in its BEV frame (N, 2), and its half extents (2,)."""
     c, s = np.cos(yaw), np.sin(yaw)
     d = points - box_center
     lx, ly = c * d[:, 0] + s * d[:, 1], -s * d[:, 0] + c * d[:, 1]
@@ -224,18 +212,7 @@ def _prepare(
     local = np.stack([lx[keep], ly[keep]], axis=1)
     if local.shape[0] > cfg.max_points:
         local = local[np.linspace(0, local.shape[0] - 1, cfg.max_points).astype(np.int64)]
-    faces = np.ones(4)
-    if origin is not None:
-        o = origin - box_center
-        su, sv = c * o[0] + s * o[1], -s * o[0] + c * o[1]
-        faces = np.array([su > half[0], su < -half[0], sv > half[1], sv < -half[1]], dtype=np.float64)
-        if not faces.any():  # sensor inside the footprint: no side faces it; use all
-            faces[:] = 1.0
-    return local, half, faces
-
-
-def _origins(name: str, value: npt.ArrayLike | None, q: int) -> F64 | None:
-    return None if value is None else as_array(name, value, np.float64, (q, 3))
+    return local, half
 
 
 def _biases(ref: SnapReference, cfg: SnapConfig) -> tuple[F64, F64]:
@@ -245,17 +222,14 @@ def _biases(ref: SnapReference, cfg: SnapConfig) -> tuple[F64, F64]:
         raise InvalidInputError(
             f"reference.points must hold one array per keyframe ({len(kf)}), got {len(ref.points)}"
         )
-    origins = _origins("reference.sensor_origins", ref.sensor_origins, len(kf))
     yaws = kf.yaws
     times, moves = [], []
     for i in range(len(kf)):
         p = as_array(f"reference.points[{i}]", ref.points[i], np.float32, (None, 3)).astype(np.float64)
-        local, half, faces = _prepare(
-            kf.centers[i], yaws[i], kf.sizes[i], p, None if origins is None else origins[i], cfg
-        )
+        local, half = _prepare(kf.centers[i], yaws[i], kf.sizes[i], p, cfg)
         if local.shape[0] >= cfg.min_points:
             times.append(float(kf.timestamps_us[i]))
-            moves.append(_fit(local, half, faces, cfg)[0])
+            moves.append(_fit(local, half, cfg)[0])
     return np.array(times), np.array(moves).reshape(-1, 3)
 
 
@@ -264,7 +238,6 @@ def snap_to_points(
     points: Sequence[npt.ArrayLike],
     config: SnapConfig | None = None,
     *,
-    sensor_origins: npt.ArrayLike | None = None,
     reference: SnapReference | None = None,
 ) -> SnapResult:
     """Refit each cuboid of ``path`` to the lidar points of its sweep (rigid size, bounded, no flip).
@@ -278,9 +251,6 @@ def snap_to_points(
         that timestamp** [m]. The same array may be passed for several cuboids.
     config : SnapConfig, optional
         Bounds and thresholds (defaults: :class:`SnapConfig`).
-    sensor_origins : array_like of shape (Q, 3), optional
-        Lidar position per cuboid, same frame [m]: selects the visible faces. All four sides count
-        without it.
     reference : SnapReference, optional
         The track's keyframes and their sweeps: calibrates the fit against the labeler's boxes.
 
@@ -292,8 +262,8 @@ def snap_to_points(
     Raises
     ------
     InvalidInputError
-        When ``points`` (or ``reference.points``) does not hold one array per cuboid, an array is not
-        (N, 3), or ``sensor_origins`` is not (Q, 3).
+        When ``points`` (or ``reference.points``) does not hold one array per cuboid or an array is not
+        (N, 3).
 
     See Also
     --------
@@ -303,7 +273,6 @@ def snap_to_points(
     q = len(path)
     if len(points) != q:
         raise InvalidInputError(f"points must hold one array per cuboid ({q}), got {len(points)}")
-    origins = _origins("sensor_origins", sensor_origins, q)
     bias_t, bias = _biases(reference, cfg) if reference is not None else (np.zeros(0), np.zeros((0, 3)))
     centers = path.centers.copy()
     rotations = path.rotations_wxyz.copy()
@@ -315,13 +284,11 @@ def snap_to_points(
     span = np.array([cfg.max_shift_m, cfg.max_shift_m, cfg.max_yaw_rad])
     for i in range(q):
         p = as_array(f"points[{i}]", points[i], np.float32, (None, 3)).astype(np.float64)
-        local, half, faces = _prepare(
-            centers[i], yaws[i], path.sizes[i], p, None if origins is None else origins[i], cfg
-        )
+        local, half = _prepare(centers[i], yaws[i], path.sizes[i], p, cfg)
         counts[i] = local.shape[0]
         if counts[i] < cfg.min_points:
             continue
-        fit, before, after = _fit(local, half, faces, cfg)
+        fit, before, after = _fit(local, half, cfg)
         move = fit.copy()
         if bias_t.size:
             t = float(path.timestamps_us[i])
@@ -331,7 +298,7 @@ def snap_to_points(
         if before - after < cfg.min_improvement_m or small:
             move[:] = 0.0
         dx, dy, dyaw = (float(m) for m in move)
-        after = _eval(local, half, faces, move, cfg)
+        after = _eval(local, half, move, cfg)
         c, s = np.cos(yaws[i]), np.sin(yaws[i])
         centers[i, 0] += c * dx - s * dy
         centers[i, 1] += s * dx + c * dy

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from calibration.units import wrap_angle
 from kernels.errors import InvalidInputError
 from tracking.association import (
     ClassGate,
@@ -231,13 +232,20 @@ class OnlineTracker:
 
     # --- internals ----------------------------------------------------------------------------------
     def _predict(self, dt: float) -> None:
-        if len(self._models) == 1:
-            self.x, self.p, _ = self._models[0].predict(self.x, self.p, dt)
-            return
-        for g, model in enumerate(self._models):
-            sel = self.model_idx == g
-            if sel.any():
-                self.x[sel], self.p[sel], _ = model.predict(self.x[sel], self.p[sel], dt)
+        models = self._models
+        if len(models) == 1:
+            self.x, self.p, _ = models[0].predict(self.x, self.p, dt)
+        elif all(isinstance(m, ConstantVelocity) for m in models):  # one F, per-class Q: one pass
+            f = ConstantVelocity.transition(models[0], dt)  # type: ignore[arg-type]
+            q = np.stack([m.noise(dt) for m in models])  # type: ignore[attr-defined]
+            self.x = self.x @ f.T
+            self.x[:, 3] = wrap_angle(self.x[:, 3])
+            self.p = f @ self.p @ f.T + q[self.model_idx]
+        else:
+            for g, model in enumerate(models):
+                sel = self.model_idx == g
+                if sel.any():
+                    self.x[sel], self.p[sel], _ = model.predict(self.x[sel], self.p[sel], dt)
 
     def _boxes(self) -> F64:
         out = np.empty((self.ids.size, 7))

@@ -57,7 +57,6 @@ class PrelabelOptionsCreate(Strict):
     """Options of the pre-labeling pipeline."""
 
     lidar_id: Name | None = Field(None, description="lidar to propose on; the only one when omitted")
-    deskew: bool = False
     max_sweeps: int | None = Field(None, ge=1, le=1_000_000, description="only the first sweeps (previews)")
     min_score: float = Field(0.05, ge=0.0, le=1.0, allow_inf_nan=False)
     min_track_length: int = Field(2, ge=1, le=100_000)

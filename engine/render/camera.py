@@ -180,8 +180,8 @@ def render_camera(
         canvas = canvas.resize((w, h), Image.Resampling.BILINEAR)
     if points_world is not None and (image is None or cfg.points_on_images):
         pts = camera_from_world.transform_points(np.asarray(points_world, np.float64))
-        front = pts[:, 2] > cfg.near_m
-        uv, depth, ok = camera.project(pts[front])
+        ahead = pts[:, 2] > cfg.near_m
+        uv, depth, ok = camera.project(pts[ahead])
         order = np.argsort(-depth[ok])  # near points drawn last
         uvk = uv[ok][order] * cfg.scale
         splat(canvas, uvk[:, 0], uvk[:, 1], ramp(depth[ok][order], 0.0, cfg.max_depth_m), 2)

@@ -10,22 +10,16 @@ from __future__ import annotations
 
 import importlib
 import logging
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import numpy as np
-
-from calibration.se3 import quat_wxyz_to_yaw
-from engine.annotations import Annotations, CoordinateFrame, CuboidTrack
+from engine.annotations import Annotations
 from engine.io.annotations_json import annotations_to_dict
-from engine.linking import FootprintConfig, compute_footprints
 from engine.log import Log
-from engine.proposals import ProposalConfig, ProposalSet, propose_log
-from engine.validation import validate_report
+from engine.pipeline import prelabel
+from engine.stages.config import PipelineConfig
 from kernels.errors import InvalidInputError
-from tracking import Detections, refine_offline
 
 __all__ = [
     "DefaultPrelabeler",
@@ -56,18 +50,20 @@ class PrelabelOptions:
     ----------
     lidar_id : str, optional
         Lidar whose sweeps are proposed on (the only one when omitted).
-    deskew : bool
-        Motion-compensate sweeps before proposing.
     max_sweeps : int, optional
         Use only the first sweeps (previews).
     min_score : float
         Proposals below this score are dropped before tracking.
+
+    Notes
+    -----
+    Sweeps are deskewed by the shared-frame stage unless the log says they are already motion
+    compensated (``log.metadata["lidar_motion_compensated"]``), so there is no deskew option.
     min_track_length : int
         Tracks observed in fewer frames are dropped.
     """
 
     lidar_id: str | None = None
-    deskew: bool = False
     max_sweeps: int | None = None
     min_score: float = 0.05
     min_track_length: int = 2
@@ -131,98 +127,43 @@ def load_prelabeler(spec: str) -> Prelabeler:
     return instance
 
 
-def _world_detections(log: Log, proposals: ProposalSet, min_score: float) -> Detections:
-    """Ego-frame proposals of one sweep moved to the world frame (pose at the sweep's timestamp)."""
-    keep = proposals.scores >= min_score
-    boxes = proposals.boxes[keep].astype(np.float64)
-    t = int(proposals.timestamp_us or 0)
-    pose = log.trajectory.pose_at(t)
-    if boxes.shape[0]:
-        boxes[:, :3] = pose.transform_points(boxes[:, :3])
-        boxes[:, 6] += float(quat_wxyz_to_yaw(pose.quaternion_wxyz))
-        boxes[:, 6] = (boxes[:, 6] + np.pi) % (2 * np.pi) - np.pi
-    return Detections(t, boxes, proposals.scores[keep], proposals.class_ids[keep])
-
-
 class DefaultPrelabeler:
-    """The built-in pipeline: geometric proposals, offline tracking, camera footprints, validation.
+    """The built-in pipeline: :func:`engine.pipeline.prelabel` with the job's options mapped onto its config.
 
     Parameters
     ----------
-    proposal_config : ProposalConfig, optional
-        Settings of the model-free proposal step.
+    config : PipelineConfig, optional
+        Base pipeline configuration; the job options override frames and tracking thresholds.
     """
 
-    def __init__(self, proposal_config: ProposalConfig | None = None) -> None:
-        self.proposal_config = proposal_config or ProposalConfig()
+    _ORDER = ("shared_frame", "proposals", "tracks", "links", "validation")
+
+    def __init__(self, config: PipelineConfig | None = None) -> None:
+        self.config = config or PipelineConfig()
 
     def __call__(self, log: Log, options: PrelabelOptions, progress: Progress) -> PrelabelResult:
-        """Run every available stage on ``log`` (see the module docstring)."""
-        stages: list[StageReport] = []
-        lidar = options.lidar_id
-        if lidar is None:
-            if len(log.lidar) != 1:
-                raise InvalidInputError(f"log has lidars {sorted(log.lidar)}; pass lidar_id to pick one")
-            lidar = next(iter(log.lidar))
-        if lidar not in log.lidar:
-            raise InvalidInputError(f"unknown lidar_id {lidar!r}; expected one of {sorted(log.lidar)}")
-        n = len(log.lidar[lidar])
-        if options.max_sweeps is not None:
-            n = min(n, options.max_sweeps)
-        # 1-2. shared frame + proposals: each sweep moved to the ego frame (deskewed on request), proposed on
-        t0 = time.perf_counter()
-        frames: list[Detections] = []
-        classes: tuple[str, ...] = ()
-        sweeps: Iterator[ProposalSet] = propose_log(
-            log, config=self.proposal_config, lidar=lidar, deskew=options.deskew
-        )
-        for i, proposals in zip(range(n), sweeps, strict=False):
-            classes = proposals.classes
-            frames.append(_world_detections(log, proposals, options.min_score))
-            progress("proposals", 0.8 * (i + 1) / max(n, 1))
-        stages.append(
-            StageReport("shared_frame", "ok", len(frames), 0.0, f"lidar {lidar}, deskew={options.deskew}")
-        )
-        stages.append(StageReport("proposals", "ok", sum(len(f) for f in frames), time.perf_counter() - t0))
-        # 3. tracks: forward/backward association, stitching and smoothing over the whole log
-        t0 = time.perf_counter()
-        tracks = []
-        for rt in refine_offline(frames):
-            if int(rt.smoothed.observed.sum()) < options.min_track_length:
-                continue
-            p = rt.smoothed.path
-            label = classes[rt.class_id] if 0 <= rt.class_id < len(classes) else "unknown"
-            tracks.append(
-                CuboidTrack(
-                    f"track-{rt.track_id}",
-                    label,
-                    CoordinateFrame.WORLD,
-                    p.timestamps_us,
-                    p.centers,
-                    p.sizes,
-                    p.rotations_wxyz,
-                    p.confidence,
-                )
+        """Run the pipeline on ``log``, reporting the fraction done over all stages."""
+        if options.lidar_id is not None and options.lidar_id not in log.lidar:
+            raise InvalidInputError(
+                f"unknown lidar_id {options.lidar_id!r}; expected one of {sorted(log.lidar)}"
             )
-        annotations = Annotations(tuple(tracks))
-        stages.append(StageReport("tracks", "ok", len(tracks), time.perf_counter() - t0))
-        progress("tracks", 0.85)
-        # 4. links: every track posed at every camera capture in its span; visible footprints counted
-        t0 = time.perf_counter()
-        visible: dict[str, int] = {}
-        if tracks and log.cameras:
-            found = compute_footprints(log, annotations, config=FootprintConfig(lidar_occlusion=False))
-            for row in np.flatnonzero(found.visible).tolist():
-                tid = found.track_ids[int(found.track[row])]
-                visible[tid] = visible.get(tid, 0) + 1
-        detail = "visible (track, camera frame) footprints"
-        stages.append(StageReport("links", "ok", sum(visible.values()), time.perf_counter() - t0, detail))
-        progress("links", 0.92)
-        # 5. validation: the rule engine over the pre-labels
-        t0 = time.perf_counter()
-        report = validate_report(log, annotations)
-        findings = tuple(f.to_dict() for f in report.findings)
-        stages.append(StageReport("validation", "ok", len(findings), time.perf_counter() - t0))
+        config = self.config.model_copy(
+            update={
+                "frames": self.config.frames.model_copy(
+                    update={"lidar": options.lidar_id, "max_frames": options.max_sweeps}
+                ),
+                "tracks": self.config.tracks.model_copy(
+                    update={"min_score": options.min_score, "min_detections": options.min_track_length}
+                ),
+            }
+        )
+
+        def on_progress(stage: str, done: int, total: int) -> None:
+            i = self._ORDER.index(stage) if stage in self._ORDER else 0
+            progress(stage, (i + (done / total if total else 1.0)) / len(self._ORDER))
+
+        result = prelabel(log, config, progress=on_progress)
+        stages = tuple(StageReport(s.name, s.status, s.items, s.seconds, s.detail) for s in result.stages)
+        findings = tuple(f.to_dict() for f in result.findings)
         progress("done", 1.0)
-        meta = {"log": log.name, "lidar": lidar, "sweeps": n, "visible_camera_frames": visible}
-        return PrelabelResult(annotations, tuple(stages), findings, meta)
+        return PrelabelResult(result.annotations, stages, findings, {"log": log.name, **result.summary()})

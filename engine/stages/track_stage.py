@@ -142,7 +142,7 @@ class TrackStage:
                 out.track_ids, out.boxes, out.confidence, out.class_ids, strict=True
             ):
                 rows.setdefault(int(tid), []).append((frame.timestamp_us, box, float(conf), int(cls)))
-        tracks = []
+        tracks: list[CuboidTrack] = []
         for tid in sorted(rows, key=lambda i: (rows[i][0][0], i)):
             r = rows[tid]
             if len(r) < self.config.min_detections:

@@ -8,7 +8,16 @@ import numpy as np
 import pytest
 
 from kernels.errors import InvalidInputError
-from tracking.association import ClassGate, CostMetric, associate, cost_matrix, gate_limits, gate_matrix
+from tracking.association import (
+    ClassGate,
+    CostMetric,
+    associate,
+    associate_in_stages,
+    cost_matrix,
+    gate_limits,
+    gate_matrix,
+    innovation_costs,
+)
 from tracking.lifecycle import LifecycleConfig, TrackState, next_state, next_states
 from tracking.motion import ConstantTurnRate, ConstantVelocity, kalman_update, update_radial_velocity
 
@@ -141,6 +150,34 @@ class TestAssociation:
         )
         allowed = gate_matrix(cost, limits, classes, np.array([0, 1]))
         np.testing.assert_array_equal(allowed, [[True, False], [False, False]])
+
+    def test_innovation_costs_match_textbook(self) -> None:
+        rng = np.random.default_rng(3)
+        a = rng.normal(size=(4, 2, 2))
+        s = a @ np.swapaxes(a, 1, 2) + 0.1 * np.eye(2)
+        trk, det = rng.normal(size=(4, 2)), rng.normal(size=(5, 2))
+        d2, cost = innovation_costs(trk, s, det)
+        for i, j in itertools.product(range(4), range(5)):
+            nu = det[j] - trk[i]
+            want = nu @ np.linalg.inv(s[i]) @ nu
+            assert d2[i, j] == pytest.approx(want)
+            assert cost[i, j] == pytest.approx(want + np.log(np.linalg.det(s[i])))
+        lim = gate_limits(
+            np.array([0, 1]), CostMetric.MAHALANOBIS, {1: ClassGate(max_sigma=2.0)}, ClassGate()
+        )
+        np.testing.assert_allclose(lim, [9.0, 4.0])
+
+    def test_staged_association_serves_established_tracks_first(self) -> None:
+        """A tentative track nearer to the only detection must not take it from a confirmed track."""
+        cost = np.array([[0.9], [0.1]])
+        allowed = np.ones((2, 1), bool)
+        assert associate(cost, allowed).matches.tolist() == [[1, 0]]
+        staged = associate_in_stages(cost, allowed, np.array([True, False]))
+        assert staged.matches.tolist() == [[0, 0]]
+        assert staged.unmatched_tracks.tolist() == [1] and staged.unmatched_detections.size == 0
+        cost = np.array([[0.9, 5.0], [0.1, 0.2]])
+        staged = associate_in_stages(cost, np.ones((2, 2), bool), np.array([True, False]))
+        assert sorted(staged.matches.tolist()) == [[0, 0], [1, 1]]  # the tentative one gets the rest
 
     def test_unknown_metric(self) -> None:
         with pytest.raises(InvalidInputError, match="unknown metric 'iou'"):

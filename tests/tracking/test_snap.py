@@ -7,7 +7,7 @@ import pytest
 
 from calibration import wrap_angle
 from kernels.errors import InvalidInputError
-from tracking import CuboidPath, SnapConfig, snap_to_points
+from tracking import CuboidPath, SnapConfig, SnapReference, snap_to_points
 
 
 def _visible_faces(box: np.ndarray, rng: np.random.Generator, n: int = 300) -> np.ndarray:
@@ -97,3 +97,29 @@ def test_errors_name_inputs() -> None:
         snap_to_points(path, [np.zeros((4, 2))])
     with pytest.raises(InvalidInputError, match=r"max_yaw_rad must lie in \[0, pi/2\)"):
         SnapConfig(max_yaw_rad=2.0)
+
+
+def test_keyframe_calibration_keeps_the_labelers_margin() -> None:
+    """Labels sit 0.2 m ahead of the points (a labeler's margin): calibrated snapping keeps that margin,
+    uncalibrated snapping pulls the box onto the points."""
+    rng = np.random.default_rng(7)
+    truth = np.array([15.0, 5.0, 0.8, 4.6, 1.9, 1.6, 0.0])  # seen from the origin: back and right faces
+    label = truth + [0.2, 0, 0, 0, 0, 0, 0]
+    pts = _visible_faces(truth, rng)
+    kf = CuboidPath.from_boxes([0, 2_000_000], [label, label])
+    ref = SnapReference(kf, [pts, pts])
+    query = CuboidPath.from_boxes([1_000_000], [label + [0.35, 0, 0, 0, 0, 0, 0]])  # interpolation off
+    cal = snap_to_points(query, [pts], reference=ref)
+    raw = snap_to_points(query, [pts])
+    assert abs(cal.path.centers[0, 0] - label[0]) < 0.06
+    assert abs(raw.path.centers[0, 0] - truth[0]) < 0.06
+    on_label = snap_to_points(CuboidPath.from_boxes([1_000_000], [label]), [pts], reference=ref)
+    assert on_label.shift_m[0] == 0.0  # already where the labeler would put it: not moved
+
+
+def test_reference_needs_one_sweep_per_keyframe() -> None:
+    kf = CuboidPath.from_boxes([0, 1], [[5.0, 5.0, 0.5, 4, 2, 1.5, 0.2]] * 2)
+    with pytest.raises(InvalidInputError, match=r"reference.points must hold one array per keyframe \(2\)"):
+        snap_to_points(
+            _one([5.0, 5.0, 0.5, 4, 2, 1.5, 0.2]), [np.zeros((0, 3))], reference=SnapReference(kf, [])
+        )

@@ -7,7 +7,18 @@ import pytest
 
 from calibration import wrap_angle
 from kernels.errors import InvalidInputError
-from tracking import Detections, OnlineTracker, refine_offline
+from tracking import (
+    ConstantTurnRate,
+    ConstantVelocity,
+    CostMetric,
+    Detections,
+    OnlineTracker,
+    StitchConfig,
+    TrackerConfig,
+    refine_offline,
+)
+from tracking.offline import _agreed_links
+from tracking.stitching import stitch_fragments
 
 DT = 100_000
 
@@ -142,3 +153,87 @@ class TestOffline:
         assert refine_offline([]) == []
         with pytest.raises(InvalidInputError, match="strictly increasing timestamp_us"):
             refine_offline([Detections(5, np.zeros((0, 7))), Detections(5, np.zeros((0, 7)))])
+
+
+class TestClassModelsAndMetrics:
+    def test_newborn_tracks_use_their_class_model(self) -> None:
+        ped = ConstantVelocity(accel_xy=0.2, init_speed_std=1.0)
+        cfg = TrackerConfig(class_models={1: ped})
+        assert cfg.model_for(1) is ped and cfg.model_for(0) is cfg.model
+        tr = OnlineTracker(cfg)
+        boxes = np.array([[0.0, 0, 0, 4, 2, 1.5, 0], [10.0, 0, 0, 0.7, 0.6, 1.7, 0]])
+        tr.step(Detections(0, boxes, class_ids=np.array([0, 1], np.int32)))
+        assert tr.p[0, 4, 4] == pytest.approx(cfg.model.init_speed_std**2)  # type: ignore[attr-defined]
+        assert tr.p[1, 4, 4] == pytest.approx(1.0)
+        tr.step(Detections(DT, boxes, class_ids=np.array([0, 1], np.int32)))
+        assert tr.p[1, 0, 0] < tr.p[0, 0, 0]  # less process noise for the pedestrian
+        with pytest.raises(InvalidInputError, match=r"class_models\[3\] must be a ConstantVelocity"):
+            TrackerConfig(class_models={3: ConstantTurnRate()})
+
+    @pytest.mark.parametrize("model", [ConstantVelocity(), ConstantTurnRate()])
+    def test_per_class_prediction_matches_each_models_predict(self, model: object) -> None:
+        slow = type(model)(accel_z=0.3, yaw_accel=0.05)  # type: ignore[call-arg]
+        tr = OnlineTracker(TrackerConfig(model=model, class_models={1: slow}))  # type: ignore[arg-type]
+        boxes = np.array([[0.0, 0, 0, 4, 2, 1.5, 3.1], [10.0, 0, 0, 0.7, 0.6, 1.7, -3.1]])
+        tr.step(Detections(0, boxes, class_ids=np.array([0, 1], np.int32)))
+        x0, p0 = tr.x.copy(), tr.p.copy()
+        tr.step(Detections(3 * DT, np.zeros((0, 7))))
+        for row, m in ((0, model), (1, slow)):
+            xw, pw, _ = m.predict(x0[row : row + 1], p0[row : row + 1], 0.3)  # type: ignore[attr-defined]
+            np.testing.assert_allclose(tr.x[row], xw[0], atol=1e-12)
+            np.testing.assert_allclose(tr.p[row], pw[0], atol=1e-12)
+
+    @pytest.mark.parametrize("metric", [CostMetric.MAHALANOBIS, CostMetric.CENTER_DISTANCE])
+    def test_crossing_with_each_metric(self, metric: CostMetric) -> None:
+        frames, truth = _scene(np.random.default_rng(0))
+        out = OnlineTracker(TrackerConfig(metric=metric)).run(frames)
+        owners: dict[int, set[int]] = {}
+        for f, o in enumerate(out):
+            for tid, box in zip(o.track_ids, o.boxes, strict=True):
+                gt = int(np.argmin(np.linalg.norm(truth[f, :, :2] - box[:2], axis=1)))
+                owners.setdefault(gt, set()).add(int(tid))
+        assert {k: len(v) for k, v in owners.items()} == {0: 1, 1: 1, 2: 1}
+
+
+class TestStitching:
+    @staticmethod
+    def _frames(rng: np.random.Generator) -> tuple[list[Detections], list[list[tuple[int, int]]]]:
+        """A walker (1.4 m/s along x) seen in frames 0-29 and 35-59; a pedestrian standing on the
+        walker's extrapolated path from frame 32 on."""
+        frames, walker_a, walker_b, stand = [], [], [], []
+        for f in range(60):
+            rows = []
+            if f < 30 or f >= 35:
+                (walker_a if f < 30 else walker_b).append((f, len(rows)))
+                rows.append([-5 + 1.4 * f * 0.1, 0.0])
+            if f >= 32:
+                stand.append((f, len(rows)))
+                rows.append([-5 + 1.4 * 3.2, 0.0])
+            b = np.zeros((len(rows), 7))
+            b[:, :2] = np.array(rows).reshape(-1, 2) + rng.normal(0, 0.05, (len(rows), 2))
+            b[:, 3:6] = [0.7, 0.6, 1.7]
+            frames.append(Detections(f * DT, b))
+        return frames, [walker_a, walker_b, stand]
+
+    def test_joins_by_motion_not_by_nearest_position(self) -> None:
+        frames, frags = self._frames(np.random.default_rng(0))
+        ped = ConstantVelocity(accel_xy=0.2, init_speed_std=1.0)
+        chains = stitch_fragments(frames, frags, [ped] * 3, (0.05, 0.05, 0.05, 0.05))
+        assert sorted(map(len, chains)) == [28, 55]
+        walker = next(c for c in chains if len(c) == 55)
+        assert walker == sorted(frags[0] + frags[1])
+
+    def test_single_detections_are_not_stitched(self) -> None:
+        frames, frags = self._frames(np.random.default_rng(1))
+        single = [frags[1][0]]
+        pieces = [frags[0], single, frags[1][1:]]
+        ped = ConstantVelocity(accel_xy=0.2, init_speed_std=1.0)
+        chains = stitch_fragments(frames, pieces, [ped] * 3, (0.05, 0.05, 0.05, 0.05), StitchConfig())
+        assert single in chains  # left alone (a chain of its own); the two long pieces still join
+        assert sorted(frags[0] + frags[1][1:]) in chains
+
+    def test_uncontradicted_one_sided_links_are_kept(self) -> None:
+        fwd = {(0, 0, 1, 0), (1, 0, 2, 0)}
+        assert _agreed_links(fwd, {(0, 0, 1, 0)}) == fwd
+        assert _agreed_links(fwd, {(0, 0, 1, 0), (1, 0, 2, 1)}) == {(0, 0, 1, 0)}
+        assert _agreed_links(fwd, {(0, 0, 1, 0), (1, 1, 2, 0)}) == {(0, 0, 1, 0)}
