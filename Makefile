@@ -31,7 +31,8 @@ $(STAMP): pyproject.toml constraints-cpu.txt
 
 venv: sysdeps $(STAMP)
 
-test: venv  ## install everything and run the whole suite
+test: venv  ## install everything, lint, and run the whole suite
+	$(VENV)/bin/ruff check engine kernels calibration tracking api benchmarks tests tools
 	$(PY) -m pytest -q
 
 demo: venv  ## the main job on the embedded default (bundled real data, CPU)

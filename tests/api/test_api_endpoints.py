@@ -330,7 +330,7 @@ def test_failed_job_retry_and_cancel(client: TestClient, tenant_a: TenantKey, lo
 def test_default_pipeline_end_to_end(
     app: FastAPI, client: TestClient, tenant_a: TenantKey, log_id: str
 ) -> None:
-    """The built-in pipeline (proposals, offline tracking, footprints, validation) on the sim log, as a job."""
+    """The built-in pipeline (engine.pipeline.prelabel) on the sim log, run as a job."""
     from engine.service import DefaultPrelabeler
 
     worker = app.state.service.worker
