@@ -17,7 +17,7 @@ import numpy.typing as npt
 from calibration.se3 import SE3, quat_wxyz_to_xyzw
 from kernels.errors import InvalidInputError
 from kernels.motion import OutOfRange
-from kernels.validation import as_array, check_sorted, check_unit_quaternions
+from kernels.validation import as_array, check_poses
 
 __all__ = ["Extrapolation", "Trajectory", "slerp_wxyz"]
 
@@ -85,13 +85,7 @@ class Trajectory:
     max_extrapolation_us: int = 500_000
 
     def __post_init__(self) -> None:
-        t = as_array("timestamps_us", self.timestamps_us, np.int64, (None,))
-        if t.size == 0:
-            raise InvalidInputError("timestamps_us must hold at least one pose, got 0")
-        check_sorted("timestamps_us", t)
-        p = as_array("translations", self.translations, np.float64, (t.size, 3))
-        q = as_array("quaternions_wxyz", self.quaternions_wxyz, np.float64, (t.size, 4))
-        check_unit_quaternions("quaternions_wxyz", q)
+        t, p, q = check_poses("", self.timestamps_us, self.translations, self.quaternions_wxyz)
         if not isinstance(self.extrapolation, Extrapolation):
             raise InvalidInputError(
                 f"extrapolation must be an Extrapolation, got {self.extrapolation!r}; "

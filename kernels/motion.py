@@ -16,7 +16,7 @@ import numpy.typing as npt
 
 from kernels._math import transform as tf
 from kernels.errors import InvalidInputError
-from kernels.validation import as_array, check_rigid_transform, check_sorted, check_unit_quaternions
+from kernels.validation import as_array, check_poses, check_rigid_transform
 
 __all__ = ["Frame", "OutOfRange", "PoseTrack", "TrajectoryArrays", "pack_rigid", "trajectory_arrays"]
 
@@ -136,13 +136,9 @@ def trajectory_arrays(
     -------
     TrajectoryArrays
     """
-    ts = as_array("trajectory.timestamps_us", trajectory.timestamps_us, np.int64, (None,))
-    if ts.size == 0:
-        raise InvalidInputError("trajectory.timestamps_us must hold at least one pose, got 0")
-    check_sorted("trajectory.timestamps_us", ts)
-    p = as_array("trajectory.translations", trajectory.translations, np.float64, (ts.size, 3))
-    q = as_array("trajectory.quaternions_wxyz", trajectory.quaternions_wxyz, np.float64, (ts.size, 4))
-    check_unit_quaternions("trajectory.quaternions_wxyz", q)
+    ts, p, q = check_poses(
+        "trajectory.", trajectory.timestamps_us, trajectory.translations, trajectory.quaternions_wxyz
+    )
     if isinstance(max_extrapolation_us, bool) or not isinstance(max_extrapolation_us, int | np.integer):
         raise InvalidInputError(f"max_extrapolation_us must be an integer [µs], got {max_extrapolation_us!r}")
     if max_extrapolation_us < 0:

@@ -131,6 +131,37 @@ def check_unit_quaternions(name: str, q: npt.NDArray[np.float64], atol: float = 
         )
 
 
+def check_poses(
+    prefix: str, timestamps_us: Any, translations: Any, quaternions_wxyz: Any
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Validate a pose sequence once and return it as arrays.
+
+    Parameters
+    ----------
+    prefix : str
+        Prepended to the field names in errors (``"trajectory."`` gives ``trajectory.timestamps_us``).
+    timestamps_us : array_like
+        (T,) int64, strictly increasing [µs], T >= 1.
+    translations : array_like
+        (T, 3) float64, finite [m].
+    quaternions_wxyz : array_like
+        (T, 4) float64 unit quaternions (w, x, y, z).
+
+    Returns
+    -------
+    tuple of ndarray
+        ``(timestamps_us, translations, quaternions_wxyz)`` as int64 / float64 arrays.
+    """
+    t = as_array(f"{prefix}timestamps_us", timestamps_us, np.int64, (None,))
+    if t.size == 0:
+        raise InvalidInputError(f"{prefix}timestamps_us must hold at least one pose, got 0")
+    check_sorted(f"{prefix}timestamps_us", t)
+    p = as_array(f"{prefix}translations", translations, np.float64, (t.size, 3))
+    q = as_array(f"{prefix}quaternions_wxyz", quaternions_wxyz, np.float64, (t.size, 4))
+    check_unit_quaternions(f"{prefix}quaternions_wxyz", q)
+    return t, p, q
+
+
 def check_rigid_transform(name: str, matrix: npt.NDArray[np.float64], atol: float = 1e-6) -> None:
     """Raise unless the (4, 4) ``matrix`` is rigid: orthonormal rotation, det +1, last row 0 0 0 1."""
     rot = matrix[:3, :3]
