@@ -9,7 +9,7 @@ PIP_SOURCES := $(if $(wildcard /opt/wheels/torch-*),--find-links /opt/wheels,--e
 export NUMBA_THREADING_LAYER ?= omp
 export OMP_NUM_THREADS ?= 2
 
-.PHONY: test demo lint typecheck sysdeps venv clean bench
+.PHONY: test demo lint typecheck sysdeps venv sfs-sdk clean bench
 
 sysdeps:  ## Debian libraries Open3D needs (libusb); installed only when missing
 	@if ! ldconfig -p 2>/dev/null | grep -q 'libusb-1.0.so.0'; then \
@@ -21,6 +21,11 @@ sysdeps:  ## Debian libraries Open3D needs (libusb); installed only when missing
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq libgomp1 >/dev/null; \
 	fi
+	@if ! ldconfig -p 2>/dev/null | grep -q 'libturbojpeg.so.0'; then \
+	  echo "installing libturbojpeg0 (needed by Scale's SFS SDK in the interoperability test)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq libturbojpeg0 >/dev/null || true; \
+	fi
 
 $(STAMP): pyproject.toml constraints-cpu.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,9 +36,20 @@ $(STAMP): pyproject.toml constraints-cpu.txt
 
 venv: sysdeps $(STAMP)
 
-test: venv  ## install everything, lint, and run the whole suite
+# Scale's reference SDK for the SFS interoperability test lives in its own venv: it needs Python < 3.12
+# and pins older pandas/opencv. If it cannot be installed the test skips and names what is missing.
+SFS_VENV := .venv-sfs
+SFS_SDK := scale-sensor-fusion-io==0.5.4
+$(SFS_VENV)/.installed:
+	@test -x $(SFS_VENV)/bin/python || $(PYTHON) -m venv $(SFS_VENV)
+	@$(SFS_VENV)/bin/python -m pip install -q "$(SFS_SDK)" && touch $@ \
+	  || echo "warning: could not install $(SFS_SDK); the SFS interoperability test will skip"
+
+sfs-sdk: sysdeps $(SFS_VENV)/.installed
+
+test: venv sfs-sdk  ## install everything, lint, and run the whole suite
 	$(VENV)/bin/ruff check engine kernels calibration tracking api benchmarks tests tools
-	$(PY) -m pytest -q
+	FUSIONLABEL_SFS_SDK_PYTHON=$${FUSIONLABEL_SFS_SDK_PYTHON:-$(CURDIR)/$(SFS_VENV)/bin/python} $(PY) -m pytest -q
 
 demo: venv  ## the main job on the embedded default (bundled real data, CPU)
 	$(VENV)/bin/fusionlabel demo
@@ -46,4 +62,4 @@ typecheck: venv
 	$(VENV)/bin/mypy
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SFS_VENV) .pytest_cache .mypy_cache .ruff_cache
