@@ -9,7 +9,7 @@ PIP_SOURCES := $(if $(wildcard /opt/wheels/torch-*),--find-links /opt/wheels,--e
 export NUMBA_THREADING_LAYER ?= omp
 export OMP_NUM_THREADS ?= 2
 
-.PHONY: test demo lint typecheck sysdeps venv sfs-sdk clean bench
+.PHONY: test demo lint typecheck sysdeps venv sfs-sdk nuscenes-devkit nuscenes-crosscheck clean bench
 
 sysdeps:  ## Debian libraries Open3D needs (libusb); installed only when missing
 	@if ! ldconfig -p 2>/dev/null | grep -q 'libusb-1.0.so.0'; then \
@@ -30,7 +30,7 @@ sysdeps:  ## Debian libraries Open3D needs (libusb); installed only when missing
 $(STAMP): pyproject.toml constraints-cpu.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q $(PIP_SOURCES) -c constraints-cpu.txt -e ".[dev,io]"
+	$(PY) -m pip install -q $(PIP_SOURCES) -c constraints-cpu.txt -e ".[dev,io,ray]"
 	@$(PY) -c "import torch, sys; sys.exit('a CUDA torch build was installed on a CPU machine' if torch.version.cuda else 0)"
 	@touch $(STAMP)
 
@@ -47,12 +47,27 @@ $(SFS_VENV)/.installed:
 
 sfs-sdk: sysdeps $(SFS_VENV)/.installed
 
-test: venv sfs-sdk  ## install everything, lint, and run the whole suite
+test: venv sfs-sdk nuscenes-devkit  ## install everything, lint, and run the whole suite
 	$(VENV)/bin/ruff check engine kernels calibration tracking api benchmarks tests tools
 	FUSIONLABEL_SFS_SDK_PYTHON=$${FUSIONLABEL_SFS_SDK_PYTHON:-$(CURDIR)/$(SFS_VENV)/bin/python} $(PY) -m pytest -q
 
 demo: venv  ## the main job on the embedded default (bundled real data, CPU)
 	$(VENV)/bin/fusionlabel demo
+
+# The nuScenes devkit pins numpy<2, so it gets its own venv too; tools/nuscenes_crosscheck.py runs it as a
+# subprocess and compares its boxes with engine.io.nuscenes (tests/engine/io/test_io_nuscenes_devkit.py
+# does the same when the install succeeded, and skips naming this target otherwise).
+NUSCENES_VENV := .venv-nuscenes
+NUSCENES_DEVKIT := nuscenes-devkit==1.2.0
+$(NUSCENES_VENV)/.installed:
+	@test -x $(NUSCENES_VENV)/bin/python || $(PYTHON) -m venv $(NUSCENES_VENV)
+	@$(NUSCENES_VENV)/bin/python -m pip install -q "$(NUSCENES_DEVKIT)" "numpy<2" && touch $@ \
+	  || echo "warning: could not install $(NUSCENES_DEVKIT); the nuScenes devkit cross-check will skip"
+
+nuscenes-devkit: $(NUSCENES_VENV)/.installed
+
+nuscenes-crosscheck: venv nuscenes-devkit  ## our nuScenes reader against the official devkit
+	$(PY) tools/nuscenes_crosscheck.py --devkit-python $(NUSCENES_VENV)/bin/python
 
 lint: venv
 	$(VENV)/bin/ruff check engine kernels calibration tracking api benchmarks tests
@@ -62,4 +77,4 @@ typecheck: venv
 	$(VENV)/bin/mypy
 
 clean:
-	rm -rf $(VENV) $(SFS_VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SFS_VENV) $(NUSCENES_VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import itertools
 import math
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
 
 from api.schemas import (
     AttemptPublic,
     CuboidCreate,
     CuboidPublic,
     CuboidSeriesCreate,
-    CuboidSeriesPublic,
     DeliveryPublic,
     FrameName,
     JobPublic,
@@ -31,7 +36,7 @@ __all__ = [
     "log_public",
     "path_from_cuboid",
     "path_from_series",
-    "series_public",
+    "series_dict",
     "snap_config",
     "snap_public",
     "track_from_keyframes",
@@ -42,17 +47,28 @@ def _frame(name: FrameName) -> PoseFrame:
     return PoseFrame(name.value)
 
 
+def _rows(rows: Sequence[Sequence[float]], width: int) -> npt.NDArray[np.float64]:
+    """``(len(rows), width)`` float64 from validated fixed-width rows.
+
+    ``np.fromiter`` over the flattened values is about twice as fast as ``np.asarray`` on a list of tuples.
+    """
+    flat = itertools.chain.from_iterable(rows)
+    return np.fromiter(flat, np.float64, count=len(rows) * width).reshape(len(rows), width)
+
+
 def path_from_series(series: CuboidSeriesCreate) -> CuboidPath:
     """A :class:`CuboidPath` from columns (the engine checks order, unit quaternions and sizes)."""
+    times = np.fromiter(series.timestamps_us, np.int64, count=len(series.timestamps_us))
+    centers, sizes = _rows(series.centers, 3), _rows(series.sizes, 3)
     if series.yaws is not None:
-        boxes = [(*c, *s, y) for c, s, y in zip(series.centers, series.sizes, series.yaws, strict=True)]
-        return CuboidPath.from_boxes(series.timestamps_us, boxes, series.confidence, _frame(series.frame))
+        boxes = np.column_stack((centers, sizes, np.asarray(series.yaws, np.float64)))
+        return CuboidPath.from_boxes(times, boxes, series.confidence, _frame(series.frame))
     return CuboidPath(
-        series.timestamps_us,  # type: ignore[arg-type]
-        series.centers,  # type: ignore[arg-type]
-        series.sizes,  # type: ignore[arg-type]
-        series.rotations_wxyz,  # type: ignore[arg-type]
-        series.confidence,  # type: ignore[arg-type]
+        times,
+        centers,
+        sizes,
+        _rows(series.rotations_wxyz or [], 4),  # never empty: the schema requires one rotation column
+        None if series.confidence is None else np.asarray(series.confidence, np.float32),
         _frame(series.frame),
     )
 
@@ -93,17 +109,21 @@ def path_from_cuboid(cuboid: CuboidCreate) -> CuboidPath:
     )
 
 
-def series_public(path: CuboidPath) -> CuboidSeriesPublic:
-    """Columns of a path."""
-    return CuboidSeriesPublic(
-        timestamps_us=path.timestamps_us.tolist(),
-        centers=path.centers.tolist(),
-        sizes=path.sizes.tolist(),
-        rotations_wxyz=path.rotations_wxyz.tolist(),
-        yaws=path.yaws.tolist(),
-        confidence=[] if path.confidence is None else path.confidence.tolist(),
-        frame=FrameName(path.frame.value),
-    )
+def series_dict(path: CuboidPath) -> dict[str, Any]:
+    """Columns of a path as plain JSON-ready values, shaped as :class:`CuboidSeriesPublic`.
+
+    For responses serialised directly (no model instance to build and validate); the values come
+    from the engine's validated arrays.
+    """
+    return {
+        "timestamps_us": path.timestamps_us.tolist(),
+        "centers": path.centers.tolist(),
+        "sizes": path.sizes.tolist(),
+        "rotations_wxyz": path.rotations_wxyz.tolist(),
+        "yaws": path.yaws.tolist(),
+        "confidence": [] if path.confidence is None else path.confidence.tolist(),
+        "frame": path.frame.value,
+    }
 
 
 def cuboid_public(path: CuboidPath, index: int = 0) -> CuboidPublic:

@@ -40,6 +40,13 @@ class JobsConfig(_Stage):
     lease_s: float = Field(30.0, gt=0, description="a RUNNING job whose lease lapses is re-queued [s]")
     poll_s: float = Field(0.5, gt=0, description="idle workers look for queued jobs this often [s]")
     max_attempts: int = Field(3, ge=1, description="runs (incl. crash re-queues) before a job fails")
+    idempotency_ttl_s: float = Field(
+        24 * 3600.0,
+        gt=0,
+        description="an Idempotency-Key is honoured this long after its job was created; then it is "
+        "released (purged at start and by the workers) and reusing it creates a new job [s]",
+    )
+    purge_interval_s: float = Field(300.0, gt=0, description="workers purge expired keys this often [s]")
     prelabeler: str = Field(
         "engine.service:DefaultPrelabeler",
         description="'module:attribute' of the Prelabeler factory the workers call",
@@ -73,13 +80,18 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
     log_cache_size: int = Field(8, ge=1, description="opened logs kept in memory")
+    telemetry: bool = Field(
+        False,
+        description="FastAPI's native OpenTelemetry (traces, metrics, logs to the configured providers); "
+        "off by default: it costs time on every request",
+    )
     limits: LimitsConfig = LimitsConfig()
     jobs: JobsConfig = JobsConfig()
     webhooks: WebhookConfig = WebhookConfig()
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
-        if "/" in self.logs_subdir or self.logs_subdir in ("", ".", "..", "state", "uploads"):
+        if "/" in self.logs_subdir or self.logs_subdir in ("", ".", "..", "state", "uploads", "results"):
             raise ValueError(f"logs_subdir must be a plain folder name, got {self.logs_subdir!r}")
         return self
 
@@ -97,6 +109,11 @@ class Settings(BaseSettings):
     def uploads_dir(self) -> Path:
         """Uploaded logs, one folder per tenant."""
         return self.data_root / "uploads"
+
+    @property
+    def results_dir(self) -> Path:
+        """Job results converted to other formats (SFS), one folder per tenant."""
+        return self.data_root / "results"
 
 
 @lru_cache

@@ -77,6 +77,7 @@ class JobWorker:
         self._running: dict[str, JobRecord] = {}
         self._status: dict[str, LeaseStatus] = {}
         self._lock = threading.Lock()
+        self._next_purge = time.monotonic() + config.purge_interval_s  # the app purged at start
 
     def start(self) -> None:
         """Recover lapsed jobs, then start the supervisor and the worker threads."""
@@ -141,6 +142,9 @@ class JobWorker:
             with self._lock:
                 if job.id in self._status:
                     self._status[job.id] = status
+        if time.monotonic() >= self._next_purge:
+            self._next_purge = time.monotonic() + self._config.purge_interval_s
+            self._store.jobs.purge_expired_keys()
         requeued, failed = self._store.jobs.requeue_lapsed(self._config.max_attempts)
         if requeued or failed:
             logger.warning(

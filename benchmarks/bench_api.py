@@ -1,10 +1,13 @@
 """Load benchmark of the service on loopback: concurrent clients against interpolate, validate and project.
 
-Starts ``python -m api.cli serve`` (one uvicorn process on 127.0.0.1, a free port) on a fresh data root
-with a simulated log, warms every endpoint up (JIT), then runs a closed loop per endpoint: ``--clients``
-concurrent clients (asyncio + one keep-alive httpx connection each), each sending its next request
-when the previous answer arrives, for ``--seconds``. Reports req/s, p50/p99/max latency and the error
-rate (any non-2xx or transport error), prints a table and writes JSON.
+Starts ``python -m api.cli serve`` (uvicorn on 127.0.0.1, a free port; ``--processes`` server
+processes, by default what ``serve`` picks: one per core, at most 4) on a fresh data root with a
+simulated log, warms every endpoint up (JIT), then runs a closed loop per endpoint: ``--clients``
+concurrent clients (asyncio + one raw keep-alive HTTP/1.1 connection each), each sending its next
+request when the previous answer arrives, for ``--seconds`` (``--rate``: paced instead, an open loop
+of that many requests per second per client). Reports req/s, p50/p99/max latency, the error rate (any
+non-2xx or transport error), server and client CPU per request and the load average before and after,
+prints a table and writes JSON.
 
 Usage: ``python -m benchmarks.bench_api --clients 16 --seconds 10 --out benchmarks/results/api.json``
 """
@@ -44,11 +47,11 @@ def _cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _server_cpu_s(pid: int) -> float:
-    """CPU seconds of the server and its worker processes."""
+def _server_cpu_s(pid: int) -> list[float]:
+    """CPU seconds of the server process and of each of its worker processes (in that order)."""
     children = Path(f"/proc/{pid}/task/{pid}/children")
     kids = [int(c) for c in children.read_text().split()] if children.exists() else []
-    return _cpu_s(pid) + sum(_cpu_s(k) for k in kids)
+    return [_cpu_s(pid), *(_cpu_s(k) for k in kids)]
 
 
 def _payloads(log_id: str, sim: Path) -> dict[str, dict[str, Any]]:
@@ -171,12 +174,17 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--endpoints", default="interpolate,validate,project")
     parser.add_argument("--rate", type=float, default=0.0, help="req/s per client (0: closed loop)")
-    parser.add_argument("--processes", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument(
+        "--processes", type=int, default=None, help="uvicorn worker processes (default: serve's choice)"
+    )
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "api.json")
     args = parser.parse_args()
 
-    from api.cli import create_key
+    from api.cli import create_key, default_processes
+    from benchmarks.common import machine_info
     from engine.sim import write_simulation
+
+    processes = default_processes() if args.processes is None else args.processes
 
     tmp = Path(tempfile.mkdtemp(prefix="fusionlabel-bench-api-"))
     root = tmp / "data"
@@ -197,7 +205,7 @@ def main() -> None:
             "--log-level",
             "warning",
             "--processes",
-            str(args.processes),
+            str(processes),
         ],
         cwd=REPO,
         env=env,
@@ -221,19 +229,23 @@ def main() -> None:
             for _ in range(3):  # warm-up: JIT compilation, caches
                 r = httpx.post(f"{base}/v1/{name}", json=payloads[name], headers=headers, timeout=300)
                 r.raise_for_status()
+            load0 = os.getloadavg()[0]
             cpu0, own0 = _server_cpu_s(proc.pid), time.process_time()
             path = f"/v1/{name}"
             res = asyncio.run(
                 _load(port, path, headers, payloads[name], args.clients, args.seconds, args.rate)
             )
-            res["server_cpu_ms_per_req"] = (_server_cpu_s(proc.pid) - cpu0) * 1e3 / max(res["requests"], 1)
+            used = [b - a for a, b in zip(cpu0, _server_cpu_s(proc.pid), strict=False)]
+            res["server_cpu_ms_per_req"] = sum(used) * 1e3 / max(res["requests"], 1)
+            res["server_cpu_share"] = [round(u / max(sum(used), 1e-9), 3) for u in used]
             res["client_cpu_ms_per_req"] = (time.process_time() - own0) * 1e3 / max(res["requests"], 1)
+            res["load_avg_1min"] = [round(load0, 2), round(os.getloadavg()[0], 2)]
             results[name] = res
             print(
                 f"{name:12s} clients={args.clients} {res['req_per_s']:8.1f} req/s  "
                 f"p50 {res['p50_ms']:6.2f} ms  p99 {res['p99_ms']:6.2f} ms  max {res['max_ms']:7.2f} ms  "
                 f"errors {res['error_rate']:.3%}  cpu/req server {res['server_cpu_ms_per_req']:.2f} ms "
-                f"client {res['client_cpu_ms_per_req']:.2f} ms"
+                f"client {res['client_cpu_ms_per_req']:.2f} ms  load {load0:.2f}->{os.getloadavg()[0]:.2f}"
             )
     finally:
         os.kill(proc.pid, signal.SIGTERM)
@@ -243,13 +255,11 @@ def main() -> None:
     record = {
         "clients": args.clients,
         "seconds": args.seconds,
-        "server": f"uvicorn, {args.processes} process(es), httptools + uvloop, 1 job thread each, 127.0.0.1",
+        "server": f"uvicorn, {processes} process(es), httptools + uvloop, 1 job thread each, 127.0.0.1",
+        "processes": processes,
+        "rate_per_client": args.rate,
         "client": "asyncio raw HTTP/1.1 keep-alive connections, one per client",
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-        },
+        "machine": {**machine_info(gpu=False), "platform": platform.platform()},
         "results": results,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -23,24 +23,19 @@ ratios compare ours with the peer measured in the same run.
 
 from __future__ import annotations
 
-import argparse
-import json
 import logging
-import os
-import platform
-import subprocess
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
+import numba
 import numpy as np
 
+from benchmarks.common import ROOT, bench_parser, finish, machine_info
 from kernels.box_iou import box_giou_bev, box_iou_3d, box_iou_bev, nms
 from kernels.boxes import points_in_boxes, points_in_boxes_counts
 
 log = logging.getLogger("bench_boxes")
-ROOT = Path(__file__).resolve().parents[1]
 SECTION = "## Boxes (bench_boxes)"
 # (length, width, height, share) of the box classes.
 CLASSES = np.array(
@@ -114,40 +109,32 @@ def brute_force_first(points: np.ndarray, boxes: np.ndarray, chunk_bytes: int = 
     return out
 
 
+@numba.njit(parallel=True, cache=True)
+def _numba_brute(p: Any, b: Any, c: Any, s: Any, out: Any) -> None:  # pragma: no cover - compiled
+    for i in numba.prange(p.shape[0]):
+        x = np.float64(p[i, 0])
+        y = np.float64(p[i, 1])
+        z = np.float64(p[i, 2])
+        first = -1
+        for j in range(b.shape[0]):
+            dx = x - b[j, 0]
+            dy = y - b[j, 1]
+            if (
+                abs(dx * c[j] + dy * s[j]) <= 0.5 * b[j, 3]
+                and abs(dy * c[j] - dx * s[j]) <= 0.5 * b[j, 4]
+                and abs(z - b[j, 2]) <= 0.5 * b[j, 5]
+            ):
+                first = j
+                break
+        out[i] = first
+
+
 def numba_brute_force(points: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     """Second peer: every point against every box in a numba ``prange`` loop (no grid), float64."""
-    import numba
-
-    global _NUMBA_BRUTE
-    if _NUMBA_BRUTE is None:
-
-        @numba.njit(parallel=True)
-        def brute(p: Any, b: Any, c: Any, s: Any, out: Any) -> None:  # pragma: no cover - compiled
-            for i in numba.prange(p.shape[0]):
-                x = np.float64(p[i, 0])
-                y = np.float64(p[i, 1])
-                z = np.float64(p[i, 2])
-                first = -1
-                for j in range(b.shape[0]):
-                    dx = x - b[j, 0]
-                    dy = y - b[j, 1]
-                    if (
-                        abs(dx * c[j] + dy * s[j]) <= 0.5 * b[j, 3]
-                        and abs(dy * c[j] - dx * s[j]) <= 0.5 * b[j, 4]
-                        and abs(z - b[j, 2]) <= 0.5 * b[j, 5]
-                    ):
-                        first = j
-                        break
-                out[i] = first
-
-        _NUMBA_BRUTE = brute
     b = boxes.astype(np.float64)
     out = np.empty(points.shape[0], np.int32)
-    _NUMBA_BRUTE(points, b, np.cos(b[:, 6]), np.sin(b[:, 6]), out)
+    _numba_brute(points, b, np.cos(b[:, 6]), np.sin(b[:, 6]), out)
     return out
-
-
-_NUMBA_BRUTE: Any = None
 
 
 def _polygons(boxes: np.ndarray) -> Any:
@@ -213,37 +200,6 @@ def proposals(rng: np.random.Generator, objects: int, per_object: int) -> tuple[
     base[:, 6] += rng.normal(0.0, 0.2, base.shape[0])
     scores = np.round(rng.uniform(0.0, 1.0, base.shape[0]), 2)
     return base.astype(np.float32), scores.astype(np.float32)
-
-
-def _versions() -> dict[str, str]:
-    import numba
-    import shapely
-
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False
-        ).stdout.strip()
-    except OSError:
-        commit = "unknown"
-    cpu = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "numba": numba.__version__,
-        "shapely": shapely.__version__,
-        "cpu": cpu,
-        "cores": str(os.cpu_count()),
-        "numba_threads": str(numba.get_num_threads()),
-        "git_commit": (commit or "unknown") + " + uncommitted box kernels",
-        "load_average_1min": f"{os.getloadavg()[0]:.2f}",
-    }
 
 
 def _row(case: str, ours: tuple[float, float], peer_name: str, peer: float, note: str = "") -> dict[str, Any]:
@@ -333,7 +289,7 @@ def run(quick: bool) -> dict[str, Any]:
     small = a[:300]
     ours = timed(lambda: box_giou_bev(small, small), repeat)
     rows.append(_row("BEV GIoU matrix 300 x 300", ours, "-", float("nan"), "convex hull per pair"))
-    return {"machine": _versions(), "quick": quick, "rows": rows}
+    return {"machine": machine_info(gpu=False), "quick": quick, "rows": rows}
 
 
 def markdown(result: dict[str, Any]) -> str:
@@ -343,7 +299,7 @@ def markdown(result: dict[str, Any]) -> str:
         SECTION,
         "",
         f"Machine: {m['cpu']}, {m['cores']} cores, numba threads {m['numba_threads']}; Python {m['python']}, "
-        f"NumPy {m['numpy']}, numba {m['numba']}, shapely {m['shapely']}; git {m['git_commit']}"
+        f"NumPy {m['numpy']}, numba {m['numba']}, shapely {m['shapely']}; git {m['git']}"
         f"{' (quick run)' if result['quick'] else ''}; 1-min load average at the start "
         f"{m['load_average_1min']} (above ~0.5 the 2 cores were shared and times are inflated).",
         "",
@@ -360,34 +316,13 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def update_results_md(section: str, path: Path) -> None:
-    """Replace this benchmark's own section of RESULTS.md (or append it); other sections stay."""
-    text = path.read_text() if path.exists() else "# Benchmark results\n\n"
-    if SECTION in text:
-        before, after = text.split(SECTION, 1)
-        rest = after.split("\n## ", 1)
-        text = before + section + ("\n## " + rest[1] if len(rest) > 1 else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text)
-
-
 def main() -> None:
     """Command-line entry point."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="fewer repeats")
-    parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "boxes.json")
-    parser.add_argument("--no-results-md", action="store_true", help="do not update benchmarks/RESULTS.md")
+    parser = bench_parser(__doc__ or "", ROOT / "benchmarks" / "results" / "boxes.json")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     result = run(args.quick)
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=2))
-    print(json.dumps(result, indent=2))
-    section = markdown(result)
-    print(section)
-    if not args.no_results_md:
-        update_results_md(section, ROOT / "benchmarks" / "RESULTS.md")
+    finish(result, SECTION, markdown(result), args.json, not args.no_results_md)
 
 
 if __name__ == "__main__":

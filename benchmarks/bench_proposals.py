@@ -12,7 +12,6 @@ Open3D clusters (>= 10 points) whose best-matching voxel cluster has IoU >= 0.5 
 from __future__ import annotations
 
 import json
-import platform
 import statistics
 import sys
 import time
@@ -129,22 +128,13 @@ def _best_of(fn: Any, repeat: int) -> tuple[float, float]:
 
 
 def run(repeat: int = 7) -> dict[str, Any]:
-    import numba
     import open3d as o3d
 
+    from benchmarks.common import machine_info
     from engine.proposals import propose
     from kernels.geometry import cluster_points
 
-    out: dict[str, Any] = {
-        "machine": f"{platform.machine()}, {numba.get_num_threads()} numba threads, "
-        f"{platform.processor() or 'cpu'}",
-        "versions": {
-            "python": platform.python_version(),
-            "numpy": np.__version__,
-            "numba": numba.__version__,
-            "open3d": o3d.__version__,
-        },
-    }
+    out: dict[str, Any] = {"machine": machine_info(gpu=False)}
     suite = ClusterSuite()
     suite.setup(40, 0.2)
     pts = suite.points

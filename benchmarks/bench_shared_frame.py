@@ -15,17 +15,21 @@ import argparse
 import json
 import logging
 import os
-import platform
-import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+from benchmarks.wide_vectors import FLAG, enable_from_argv
 
-import kernels
-from calibration.camera_examples import example_cameras
+enable_from_argv()  # before numba is imported (python -m benchmarks.bench_shared_frame --wide-vectors)
+
+import numpy as np  # noqa: E402
+
+import kernels  # noqa: E402
+from benchmarks import floors  # noqa: E402
+from benchmarks.common import machine_info, update_results_md  # noqa: E402
+from calibration.camera_examples import example_cameras  # noqa: E402
 
 log = logging.getLogger("bench_shared_frame")
 ROOT = Path(__file__).resolve().parents[1]
@@ -132,40 +136,6 @@ class SharedFrameSuite:
         kernels.project_to_cameras(self.points, self.cams, self.mats)
 
 
-def _versions() -> dict[str, str]:
-    import cv2
-    import numba
-
-    try:
-        commit = (
-            subprocess.run(
-                ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False
-            ).stdout.strip()
-            or "uncommitted"
-        )
-    except OSError:
-        commit = "unknown"
-    cpu = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "numba": numba.__version__,
-        "opencv": cv2.__version__,
-        "cpu": cpu,
-        "cores": str(os.cpu_count()),
-        "git_commit": commit,
-        "numba_threads": str(numba.get_num_threads()),
-        "load_average_1min": f"{os.getloadavg()[0]:.2f}",
-    }
-
-
 def run(quick: bool) -> dict[str, Any]:
     """Run every case and return the results dictionary."""
     import cv2
@@ -178,6 +148,7 @@ def run(quick: bool) -> dict[str, Any]:
     rng = np.random.default_rng(0)
     n = 250_000
     bw = memory_bandwidth(64 << 20 if quick else 256 << 20)
+    bw["copy_8MB_GBps"] = floors.cache_bandwidth(8 << 20, best_time)  # L3-resident, like a 250k call
     pts_ego = points_in_front(rng, n)
     cams = example_cameras()
     pin, fish = cams["brown_conrady"], cams["fisheye"]
@@ -193,8 +164,11 @@ def run(quick: bool) -> dict[str, Any]:
         "fisheye": lambda: cv2.fisheye.projectPoints(pts64[None], zero, zero, fish.K, np.array(fish.params)),
     }
     eye = np.eye(4)[None]
+    t_floor = best_time(floors.copy_rows_floor(pts_cam), 3 * repeat)
+    t_floor_pre = best_time(floors.copy_rows_floor(pts_cam, fresh=False), 3 * repeat)
     for name, cam in (("brown_conrady", pin), ("fisheye", fish)):
-        t_ours = best_time(lambda cam=cam: kernels.project_points(pts_cam, cam), repeat)
+        t_ours = best_time(lambda cam=cam: kernels.project_points(pts_cam, cam), 3 * repeat)
+        t_f64 = best_time(lambda cam=cam: kernels.project_points(pts_cam, cam, precision="float64"), repeat)
         t_dense = best_time(lambda cam=cam: kernels.project_to_cameras(pts_cam, [cam], eye), repeat)
         t_peer = best_time(peers[name], max(3, repeat // 4))
         k = cam.K
@@ -212,6 +186,11 @@ def run(quick: bool) -> dict[str, Any]:
                 "cameras": 1,
                 "ours_ms": t_ours * 1e3,
                 "ours_best_ms": t_ours.best * 1e3,
+                "float64_ms": t_f64 * 1e3,
+                "float64_best_ms": t_f64.best * 1e3,
+                "floor_ms": t_floor * 1e3,
+                "floor_best_ms": t_floor.best * 1e3,
+                "floor_prealloc_best_ms": t_floor_pre.best * 1e3,
                 "soa_api_ms": t_dense * 1e3,
                 "points_per_s": n / t_ours,
                 "peer": "cv2.fisheye.projectPoints" if name == "fisheye" else "cv2.projectPoints",
@@ -230,6 +209,12 @@ def run(quick: bool) -> dict[str, Any]:
     for count in (8, 12):
         rig_cams, mats = rig(count, rng)
         t_ours = best_time(lambda rc=rig_cams, m=mats: kernels.project_to_cameras(pts_ego, rc, m), repeat)
+        t_f64 = best_time(
+            lambda rc=rig_cams, m=mats: kernels.project_to_cameras(pts_ego, rc, m, precision="float64"),
+            repeat,
+        )
+        t_floor = best_time(floors.write_cameras_floor(pts_ego, count), repeat)
+        t_floor_pre = best_time(floors.write_cameras_floor(pts_ego, count, fresh=False), repeat)
         t_chain = best_time(
             lambda rc=rig_cams, m=mats: [
                 nuscenes_chain(pts_ego, [np.eye(4)] * 3 + [m[c]], cam.K, cam.width, cam.height)
@@ -269,6 +254,11 @@ def run(quick: bool) -> dict[str, Any]:
                 "cameras": count,
                 "ours_ms": t_ours * 1e3,
                 "ours_best_ms": t_ours.best * 1e3,
+                "float64_ms": t_f64 * 1e3,
+                "float64_best_ms": t_f64.best * 1e3,
+                "floor_ms": t_floor * 1e3,
+                "floor_best_ms": t_floor.best * 1e3,
+                "floor_prealloc_best_ms": t_floor_pre.best * 1e3,
                 "points_per_s": n * count / t_ours,
                 "peer": "cv2 (projectPoints / fisheye.projectPoints per camera)",
                 "peer_ms": t_cv * 1e3,
@@ -319,7 +309,7 @@ def run(quick: bool) -> dict[str, Any]:
     )
     end_load = f"{os.getloadavg()[0]:.2f}"
     machine = {
-        **_versions(),
+        **machine_info(gpu=False),
         "load_average_1min": start_load,
         "threading_layer": numba.threading_layer(),  # type: ignore[attr-defined]
         "load_average_1min_end": end_load,
@@ -334,17 +324,25 @@ def markdown(result: dict[str, Any]) -> str:
         "## Shared frame (bench_shared_frame)",
         "",
         f"Machine: {m['cpu']}, {m['cores']} cores, numba threads {m['numba_threads']}; Python {m['python']}, "
-        f"NumPy {m['numpy']}, numba {m['numba']}, OpenCV {m['opencv']}; git {m['git_commit']}"
-        f"{' (quick run)' if result['quick'] else ''}; numba threading layer {m.get('threading_layer')}; "
+        f"NumPy {m['numpy']}, numba {m['numba']}, OpenCV {m['opencv']}; git {m['git']}"
+        f"{' (quick run)' if result['quick'] else ''}"
+        f"{'; 512-bit vectors (--wide-vectors)' if result.get('wide_vectors') else ''}"
+        f"; numba threading layer {m.get('threading_layer')}; "
         f"1-min load average {m['load_average_1min']} at the start, {m.get('load_average_1min_end', '?')} at "
         "the end (above ~0.5 the 2 cores were shared and medians are inflated).",
-        f"Measured memory bandwidth: copy {bw['copy_GBps']:.1f} GB/s, triad {bw['triad_GBps']:.1f} GB/s.",
+        f"Measured memory bandwidth: copy {bw['copy_GBps']:.1f} GB/s, triad {bw['triad_GBps']:.1f} GB/s "
+        f"(3 x 256 MB arrays: DRAM); copy of an 8 MB array {bw.get('copy_8MB_GBps', float('nan')):.1f} GB/s "
+        "(L3-resident, like the repeated 250k-point calls).",
         "",
-        "Times are medians of the samples; `best` columns use each side's fastest sample (uncontended).",
+        "Times are medians of the samples; `best` columns use each side's fastest sample (uncontended). "
+        'Ours is the default float32 arithmetic; `float64` is `precision="float64"`. `floor` is '
+        "`benchmarks/floors.py`: a kernel that moves exactly the call's bytes (rows in, outputs freshly "
+        "allocated like the API) and does no math, same threads, same cache state.",
         "",
-        "| case | ours [ms] | ours best [ms] | points/s | peer | peer [ms] | x peer | x peer (best) "
-        "| nuScenes-style [ms] | x nuScenes | x nuScenes (best) | bandwidth bound [ms] | x bound (best) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| case | ours [ms] | ours best [ms] | float64 best [ms] | points/s | peer | peer [ms] | x peer "
+        "| x peer (best) | nuScenes-style [ms] | x nuScenes | x nuScenes (best) | floor best [ms] "
+        "| x floor (best) | DRAM bound [ms] | x bound (best) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in result["rows"]:
         nus = f"{r['nuscenes_chain_ms']:.2f}" if "nuscenes_chain_ms" in r else "-"
@@ -355,6 +353,7 @@ def markdown(result: dict[str, Any]) -> str:
             r["case"],
             f"{r['ours_ms']:.2f}",
             f"{best:.2f}",
+            f"{r['float64_best_ms']:.2f}" if "float64_best_ms" in r else "-",
             f"{r['points_per_s'] / 1e6:.0f} M",
             r["peer"],
             f"{r['peer_ms']:.2f}",
@@ -363,6 +362,8 @@ def markdown(result: dict[str, Any]) -> str:
             nus,
             xn,
             xnb,
+            f"{r['floor_best_ms']:.2f}" if "floor_best_ms" in r else "-",
+            f"{best / r['floor_best_ms']:.1f}" if "floor_best_ms" in r else "-",
             f"{bound:.2f}",
             f"{best / bound:.1f}",
         ]
@@ -376,20 +377,15 @@ def markdown(result: dict[str, Any]) -> str:
             + ", ".join(f"{r['soa_api_ms']:.2f} ms ({r['case'].split()[-1]})" for r in extra)
             + ".",
         ]
+    pre = [r for r in result["rows"] if "floor_prealloc_best_ms" in r]
+    if pre:
+        lines += [
+            "",
+            "Floors with preallocated outputs (no first-touch page faults): "
+            + ", ".join(f"{r['floor_prealloc_best_ms']:.2f} ms ({r['case'].split(' (')[0]})" for r in pre)
+            + ".",
+        ]
     return "\n".join(lines) + "\n"
-
-
-def update_results_md(section: str, path: Path) -> None:
-    """Replace (or append) this benchmark's section in RESULTS.md."""
-    text = path.read_text() if path.exists() else "# Benchmark results\n\n"
-    head = "## Shared frame (bench_shared_frame)"
-    if head in text:
-        before, after = text.split(head, 1)
-        rest = after.split("\n## ", 1)
-        text = before + section + ("\n## " + rest[1] if len(rest) > 1 else "")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text)
 
 
 def main() -> None:
@@ -398,15 +394,17 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer repeats")
     parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "shared_frame.json")
     parser.add_argument("--no-results-md", action="store_true", help="do not update benchmarks/RESULTS.md")
+    parser.add_argument(FLAG, action="store_true", help="512-bit vectors (benchmarks/wide_vectors.py)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     result = run(args.quick)
+    result["wide_vectors"] = bool(args.wide_vectors)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=2))
     section = markdown(result)
     print(section)
     if not args.no_results_md:
-        update_results_md(section, ROOT / "benchmarks" / "RESULTS.md")
+        update_results_md("## Shared frame (bench_shared_frame)", section)
 
 
 if __name__ == "__main__":

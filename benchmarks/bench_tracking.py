@@ -4,7 +4,8 @@ interpolation calls/s.
 asv-shaped: ``params`` / ``param_names``, seeded ``setup``, ``time_*``. Objects drive at constant
 velocity (random headings, 0-15 m/s) in a 1 km square; detections carry 0.2 m jitter and 10 % drop-outs.
 Interpolation: one ``tracking.interpolate`` call per track (8 keyframes, 20 queries), the annotation UI's
-unit of work.
+unit of work. Keyframe selection: ``tracking.keyframes_from_path`` on a 600-frame (60 s) smooth path
+that turns and changes speed (the offline refinement runs it once per track).
 
 Run: ``.venv/bin/python -m benchmarks.bench_tracking [--json OUT]``; prints JSON and a table.
 """
@@ -13,15 +14,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from tracking import CuboidPath, Detections, OnlineTracker, interpolate
+from benchmarks.common import machine_info
+from tracking import CuboidPath, Detections, OnlineTracker, interpolate, keyframes_from_path
 
 FRAMES = 600
 
@@ -74,6 +74,19 @@ class InterpolationSuite:
         interpolate(self.path, self.query)
 
 
+class KeyframeSuite:
+    def setup(self) -> None:
+        s = np.linspace(0, 1, FRAMES)
+        yaw = 2.0 * np.sin(3 * s)
+        speed = 8 + 4 * np.sin(7 * s)
+        xy = np.cumsum(np.stack([np.cos(yaw), np.sin(yaw)], 1) * speed[:, None] * 0.1, axis=0)
+        boxes = np.column_stack([xy, np.zeros(FRAMES), np.tile([4.5, 1.9, 1.6], (FRAMES, 1)), yaw])
+        self.path = CuboidPath.from_boxes(np.arange(FRAMES) * 100_000, boxes)
+
+    def time_keyframes(self) -> None:
+        keyframes_from_path(self.path)
+
+
 def _best(fn, repeat: int) -> float:  # type: ignore[no-untyped-def]
     best = np.inf
     for _ in range(repeat):
@@ -88,11 +101,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
     results: dict[str, object] = {
-        "machine": platform.processor() or platform.machine(),
-        "cores": os.cpu_count(),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "load_1min": os.getloadavg()[0],
+        "machine": machine_info(gpu=False),
         "frames": FRAMES,
     }
     suite = TrackerSuite()
@@ -106,6 +115,10 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     sec = _best(lambda: [isuite.time_interpolate() for _ in range(calls)], 3)
     results["interpolate_calls_per_s"] = calls / sec
     results["interpolated_cuboids_per_s"] = calls * isuite.query.size / sec
+    ksuite = KeyframeSuite()
+    ksuite.setup()
+    results["keyframes_600_frame_path_calls_per_s"] = 1.0 / _best(ksuite.time_keyframes, 5)
+    results["keyframes_600_frame_path_count"] = len(keyframes_from_path(ksuite.path))
     sys.stdout.write(json.dumps(results, indent=2) + "\n")
     lines = ["| case | throughput |", "|---|---|"]
     for n in TrackerSuite.params[0]:
@@ -115,6 +128,10 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         )
     lines.append(
         f"| interpolate (8 keyframes -> 20 cuboids) | {results['interpolate_calls_per_s']:.0f} calls/s |"
+    )
+    lines.append(
+        f"| keyframes_from_path (600-frame path -> {results['keyframes_600_frame_path_count']} keyframes) "
+        f"| {results['keyframes_600_frame_path_calls_per_s']:.0f} calls/s |"
     )
     sys.stdout.write("\n".join(lines) + "\n")
     if args.json:

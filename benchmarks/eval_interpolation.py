@@ -13,6 +13,12 @@ Methods
                      only (net displacement > 2 m); compare its ``mov+sweep`` column (frames 0-49 have
                      sweeps in the excerpt) with the other methods'.
     ``snap_kf``      the same, calibrated on the track's keyframes and their sweeps (``SnapReference``).
+    ``snap_faces``   ``hermite`` then ``tracking.snap_to_faces``: translation from the points' face
+                     extents, calibrated at the keyframes, blended with the interpolation by variance.
+
+Hold-out: the moving tracks are split by parity of their index among the moving tracks; ``snap_faces``
+settings (``FaceSnapConfig.face_std_m``) were chosen on half ``A`` (even) only; the ``mov+sweep`` error of
+each half is reported separately (``center_mean_moving_with_sweep_m_A`` / ``_B``), ``B`` is held out.
 
 Also: keyframes needed per track to keep BEV IoU >= 0.8 on every frame (greedy insertion of the worst
 frame, starting from the first and last), per method.
@@ -44,6 +50,7 @@ from tracking import (
     SnapConfig,
     SnapReference,
     interpolate,
+    snap_to_faces,
     snap_to_points,
     to_ego,
 )
@@ -51,8 +58,8 @@ from tracking import (
 logger = logging.getLogger("eval_interpolation")
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "pandaset_seq002"
 KS = (2, 5, 10, 20)
-METHODS = ("euler_lidar", "linear_world", "hermite", "hermite_snap", "snap_kf")
-SNAPS = ("hermite_snap", "snap_kf")
+METHODS = ("euler_lidar", "linear_world", "hermite", "hermite_snap", "snap_kf", "snap_faces")
+SNAPS = ("hermite_snap", "snap_kf", "snap_faces")
 
 Interp = Callable[[CuboidPath, np.ndarray], CuboidPath]
 
@@ -137,20 +144,23 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     }
     tracks = [path_from_track(tr) for tr in log.annotations.tracks if len(tr) >= 3]
     moving = [float(np.linalg.norm(p.centers[-1, :2] - p.centers[0, :2])) > 2.0 for p in tracks]
+    half = np.full(len(tracks), "", dtype=object)  # hold-out split of the moving tracks: A (even), B (odd)
+    half[np.flatnonzero(moving)] = ["A" if j % 2 == 0 else "B" for j in range(int(sum(moving)))]
     snap_cfg = SnapConfig()
     results: dict[str, object] = {"data": str(args.data), "tracks": len(tracks), "moving": int(sum(moving))}
     per_k: dict[str, object] = {}
     t0 = time.perf_counter()
     for k in (int(v) for v in args.ks.split(",")):
         err: dict[str, dict[str, list[np.ndarray]]] = {
-            m: {"c": [], "y": [], "iou": [], "c_mov": [], "c_sw": [], "c_mov_sw": []} for m in METHODS
+            m: {"c": [], "y": [], "iou": [], "c_mov": [], "c_sw": [], "c_mov_sw": [], "A": [], "B": []}
+            for m in METHODS
         }
         flagged = 0
         snap_stats: dict[str, dict[str, Any]] = {
             n: {"moved": 0, "with_points": 0, "err_before_moved": [], "err_after_moved": []} for n in SNAPS
         }
         flag_err: dict[str, list[np.ndarray]] = {"flagged": [], "unflagged": []}
-        for path, mov in zip(tracks, moving, strict=True):
+        for path, mov, hv in zip(tracks, moving, half, strict=True):
             keep = sorted({*range(0, len(path), k), len(path) - 1})
             query = np.setdiff1d(np.arange(len(path)), keep)
             if query.size == 0:
@@ -162,8 +172,11 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
                     continue  # snapping is evaluated on moving objects (static ones need no snapping)
                 if name in SNAPS:
                     out = fns["hermite"](kf, gt.timestamps_us)
-                    ref = SnapReference(kf, sweeps_of(kf.timestamps_us)) if name == "snap_kf" else None
-                    snapped = snap_to_points(out, sweeps_of(gt.timestamps_us), snap_cfg, reference=ref)
+                    ref = SnapReference(kf, sweeps_of(kf.timestamps_us)) if name != "hermite_snap" else None
+                    if name == "snap_faces" and ref is not None:
+                        snapped = snap_to_faces(out, sweeps_of(gt.timestamps_us), ref)
+                    else:
+                        snapped = snap_to_points(out, sweeps_of(gt.timestamps_us), snap_cfg, reference=ref)
                     before = np.linalg.norm(out.centers - gt.centers, axis=1)
                     moved = snapped.shift_m > 0
                     snap_stats[name]["moved"] += int(moved.sum())
@@ -187,6 +200,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
                 if mov:
                     e["c_mov"].append(c)
                     e["c_mov_sw"].append(c[has_sweep])
+                    e[hv].append(c[has_sweep])
         row: dict[str, object] = {}
         for name in METHODS:
             e = {key: np.concatenate(v) if v else np.full(1, np.nan) for key, v in err[name].items()}
@@ -198,6 +212,8 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
                 "center_mean_moving_m": float(e["c_mov"].mean()),
                 "center_mean_with_sweep_m": float(e["c_sw"].mean()),
                 "center_mean_moving_with_sweep_m": float(e["c_mov_sw"].mean()),
+                "center_mean_moving_with_sweep_m_A": float(e["A"].mean()),
+                "center_mean_moving_with_sweep_m_B": float(e["B"].mean()),
                 "frames": int(e["c"].size),
             }
         for n, st in snap_stats.items():
@@ -239,7 +255,7 @@ def report(results: dict[str, object]) -> None:
     assert isinstance(per_k, dict)
     head = (
         f"{'k':>3} {'method':<13} {'ctr mean':>9} {'ctr p95':>8} {'yaw mean':>9} {'BEV IoU':>8} "
-        f"{'moving':>8} {'mov+sweep':>9}"
+        f"{'moving':>8} {'mov+sweep':>9} {'A':>6} {'B':>6}"
     )
     lines = [head, "-" * len(head)]
     for k, row in per_k.items():
@@ -248,7 +264,8 @@ def report(results: dict[str, object]) -> None:
             lines.append(
                 f"{k:>3} {name:<13} {r['center_mean_m']:9.3f} {r['center_p95_m']:8.3f} "
                 f"{r['yaw_mean_rad']:9.4f} {r['bev_iou_mean']:8.3f} {r['center_mean_moving_m']:8.3f} "
-                f"{r['center_mean_moving_with_sweep_m']:9.3f}"
+                f"{r['center_mean_moving_with_sweep_m']:9.3f} "
+                f"{r['center_mean_moving_with_sweep_m_A']:6.3f} {r['center_mean_moving_with_sweep_m_B']:6.3f}"
             )
     needed = results["keyframes_for_bev_iou_0.8"]
     assert isinstance(needed, dict)

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from engine import cli_jobs, cli_tools
+from engine import cli_batch, cli_jobs, cli_tools
 from engine.errors import EngineError
 
 app = typer.Typer(
@@ -32,6 +32,7 @@ def _fail(exc: Exception) -> None:
 # Job and tool commands live in engine.cli_jobs / engine.cli_tools; registered here, on the one app.
 for _command in (
     cli_jobs.prelabel,
+    cli_batch.prelabel_batch,
     cli_jobs.validate,
     cli_tools.interpolate,
     cli_tools.render,

@@ -192,17 +192,50 @@ def prelabel(
     pictures: Annotated[
         bool, typer.Option("--render/--no-render", help="Draw BEV and camera pictures.")
     ] = True,
+    executor: Annotated[
+        str, typer.Option(help="Where the work runs: inprocess (default, embedded) or ray.")
+    ] = "inprocess",
+    address: Annotated[
+        str | None, typer.Option(help="Ray cluster address; a local 127.0.0.1-only instance when omitted.")
+    ] = None,
+    chunk_frames: Annotated[
+        int | None,
+        typer.Option(help="Run the per-frame stages in chunks of N frames (tracks: whole log, once)."),
+    ] = None,
+    overlap_frames: Annotated[
+        int, typer.Option(help="Frames computed again at each chunk border (a determinism check).")
+    ] = 0,
+    num_cpus: Annotated[float, typer.Option(help="CPUs per Ray task.")] = 1.0,
+    num_gpus: Annotated[float, typer.Option(help="GPUs per Ray task.")] = 0.0,
 ) -> None:
     """Pre-label a drive log: shared frame -> proposals -> tracks -> links -> validation.
 
     Writes labels (OUT/annotations.json, OUT/scene.sfs), OUT/findings.json, OUT/stats.json and pictures.
+    With --executor ray (or --chunk-frames) the work goes through engine.executors: outputs are
+    written idempotently with a completion marker, OUT/_DONE.json; a run whose marker matches the
+    configuration is kept (delete the marker to recompute) and an interrupted one resumes.
 
     Example: fusionlabel prelabel data/samples/pandaset_seq002 --out out/seq002
 
     Example: fusionlabel prelabel LOG --out out/run --backend cuda --max-frames 20 --no-render
+
+    Example: fusionlabel prelabel LOG --out out/run --executor ray --chunk-frames 100 --overlap-frames 2
     """
+    from engine.cli_batch import ExecutorOptions, run_single
+
     try:
         cfg = load_pipeline_config(config, backend, max_frames)
+        options = ExecutorOptions(executor, address, chunk_frames, overlap_frames, num_cpus, num_gpus)
+        if not options.is_default:
+            run_single(
+                log_path,
+                out,
+                _with_observations(cfg, observations),
+                options,
+                formats=("native", "sfs") if sfs else ("native",),
+                render_pictures=pictures,
+            )
+            return
         run_prelabel(
             log_path,
             out,
@@ -213,6 +246,14 @@ def prelabel(
         )
     except EngineError as exc:
         fail(exc)
+
+
+def _with_observations(config: PipelineConfig, observations: Path | None) -> PipelineConfig:
+    """``config`` with ``links.observations`` set (absolute) when an observations file is given."""
+    if observations is None:
+        return config
+    links = config.links.model_copy(update={"observations": observations.resolve()})
+    return config.model_copy(update={"links": links})
 
 
 def validate(

@@ -9,6 +9,11 @@
     links          each track's footprint in every camera capture; 2D observations linked
     validation     the rule engine on the result
 
+:func:`prelabel` is :func:`run_frame_stages` (shared frame and proposals: every frame independent of
+the others, the expensive part) followed by :func:`run_log_stages` (tracks, links, validation over the
+whole log); distributed executors (:mod:`engine.executors`) run the first per chunk of frames and the
+second once per log, so a chunked run gives the same tracks as an unchunked one.
+
 Stages come from :class:`~engine.stages.PipelineConfig` through small factories
 (:mod:`engine.stages.factories`); per-frame stages are chained lazily, so a frame's fused points are
 dropped once its proposals exist. Every stage is timed with ``time.perf_counter_ns`` (per frame where
@@ -42,9 +47,9 @@ from engine.stages import (
     validation_stage,
 )
 from engine.validation import Finding, ValidationReport
-from kernels.errors import InvalidTypeError
+from kernels.errors import InvalidInputError, InvalidTypeError
 
-__all__ = ["PrelabelResult", "prelabel"]
+__all__ = ["FrameStageOutput", "PrelabelResult", "prelabel", "run_frame_stages", "run_log_stages"]
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -144,21 +149,109 @@ def prelabel(
         raise InvalidTypeError(f"log must be an engine.Log, got {type(log).__name__}")
     cfg = config or PipelineConfig()
     times = frame_times(log, cfg.frames)
-    clock = StageClock(int(times.size), progress)
-    fuse = shared_frame_stage(log, cfg)
-    propose = proposal_stage(log, cfg, detector)
-    track = track_stage(log, cfg)
-    link = link_stage(log, cfg, observations)  # None when disabled or the log has no camera
-    check = validation_stage(log, cfg)  # None when disabled
+    frames = run_frame_stages(log, cfg, times, detector=detector, progress=progress)
+    return run_log_stages(log, cfg, times, frames, observations=observations, progress=progress)
 
+
+@dataclass(frozen=True, slots=True, eq=False)
+class FrameStageOutput:
+    """What the per-frame stages produced for some frames of a log (one unit of distributed work).
+
+    Attributes
+    ----------
+    proposals : tuple of ProposalSet
+        Each frame's ego-frame proposals, in frame order.
+    stats : tuple of StageStats
+        The ``shared_frame`` and ``proposals`` stage stats (per-frame times).
+    sensors : tuple of str
+        The sensors fused into the shared frame.
+    """
+
+    proposals: tuple[ProposalSet, ...]
+    stats: tuple[StageStats, ...]
+    sensors: tuple[str, ...]
+
+
+def run_frame_stages(
+    log: Log,
+    config: PipelineConfig,
+    times_us: npt.NDArray[np.int64],
+    *,
+    detector: Detector | None = None,
+    progress: Progress | None = None,
+) -> FrameStageOutput:
+    """The per-frame stages (shared frame, proposals) at ``times_us``; each frame is independent.
+
+    Parameters
+    ----------
+    log : Log
+        The drive log.
+    config : PipelineConfig
+        Stage settings.
+    times_us : ndarray of shape (F,), int64
+        Frame times [µs] (all of :func:`~engine.stages.frame_times`, or a chunk of them).
+    detector : Detector, optional
+        A proposal source instead of the model-free detector.
+    progress : callable, optional
+        ``progress(stage, done, total)`` after every frame.
+
+    Returns
+    -------
+    FrameStageOutput
+    """
+    clock = StageClock(int(times_us.size), progress)
+    fuse = shared_frame_stage(log, config)
+    propose = proposal_stage(log, config, detector)
     # shared frame: every lidar and radar deskewed into the ego frame at each frame time (lazy, per frame)
-    shared = clock.map("shared_frame", times.tolist(), fuse, _n_points)
+    shared = clock.map("shared_frame", np.asarray(times_us).tolist(), fuse, _n_points)
     # proposals: model-free cuboids on each fused frame, ego frame (a frame's points go once proposed)
     proposals = tuple(clock.map("proposals", shared, propose, len))
     clock.close("shared_frame", f"{len(fuse.sensors)} sensors: {', '.join(fuse.sensors)}")
     clock.close("proposals")
+    return FrameStageOutput(proposals, clock.stats, tuple(fuse.sensors))
+
+
+def run_log_stages(
+    log: Log,
+    config: PipelineConfig,
+    times_us: npt.NDArray[np.int64],
+    frames: FrameStageOutput,
+    *,
+    observations: Sequence[Observation2D] | None = None,
+    progress: Progress | None = None,
+) -> PrelabelResult:
+    """The whole-log stages (tracks, links, validation) on every frame's proposals.
+
+    Parameters
+    ----------
+    log : Log
+        The drive log.
+    config : PipelineConfig
+        Stage settings.
+    times_us : ndarray of shape (F,), int64
+        All frame times [µs] of the log (:func:`~engine.stages.frame_times`).
+    frames : FrameStageOutput
+        The per-frame stages' output for exactly those frames (e.g. merged from chunks).
+    observations : sequence of Observation2D, optional
+        2D boxes to link to the tracks (overrides ``config.links.observations``).
+    progress : callable, optional
+        ``progress(stage, done, total)`` around every stage.
+
+    Returns
+    -------
+    PrelabelResult
+    """
+    if len(frames.proposals) != times_us.size:
+        raise InvalidInputError(
+            f"frames.proposals has {len(frames.proposals)} frames; times_us has {times_us.size}"
+        )
+    clock = StageClock(int(times_us.size), progress)
+    track = track_stage(log, config)
+    link = link_stage(log, config, observations)  # None when disabled or the log has no camera
+    check = validation_stage(log, config)  # None when disabled
+    proposals = frames.proposals
     # tracks: proposals to the world with the log trajectory, online tracker + offline refinement
-    tracks = Annotations(clock.run("tracks", track, proposals, count=len, detail=cfg.tracks.mode))
+    tracks = Annotations(clock.run("tracks", track, proposals, count=len, detail=config.tracks.mode))
     # links: each track's footprint in every camera capture; 2D observations linked to tracks
     linked = clock.run_optional("links", link, tracks, count=_n_links, reason="disabled or no camera")
     annotations = linked.annotations(tracks) if linked is not None else tracks
@@ -169,14 +262,14 @@ def prelabel(
 
     return PrelabelResult(
         annotations,
-        times,
+        times_us,
         proposals,
         linked,
         report.findings if report is not None else (),
         dict(report.skipped) if report is not None else {},
-        clock.stats,
-        cfg,
-        {"log": log.name, "backend": cfg.backend, "sensors": list(fuse.sensors)},
+        (*frames.stats, *clock.stats),
+        config,
+        {"log": log.name, "backend": config.backend, "sensors": list(frames.sensors)},
     )
 
 

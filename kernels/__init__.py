@@ -14,6 +14,7 @@ from kernels.projection import (
     DenseProjection,
     KernelCamera,
     Output,
+    Precision,
     project_points,
     project_to_cameras,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "OutOfRange",
     "Output",
     "PoseTrack",
+    "Precision",
     "SensorPoints",
     "camera_from_points_at",
     "cuda_status",

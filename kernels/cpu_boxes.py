@@ -2,7 +2,8 @@
 
 Private: call :mod:`kernels.boxes` and :mod:`kernels.box_iou` instead; these trust their inputs
 (float64 parameter rows from :func:`kernels._box_host.box_params`, grids from
-:func:`kernels._box_host.build_grid`).
+:func:`kernels._box_host.build_grid`). The kernels are cached on disk
+(:func:`kernels._cache.cached_njit`), so only the first process compiles them.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import numba
 import numpy as np
 from numba import prange
 
+from kernels._cache import cached_njit
 from kernels._math import box as _box_math
 from kernels._math import polygon as _polygon_math
 from kernels._math.retarget import retarget
@@ -41,7 +43,7 @@ _pair_giou = _POLY["pair_giou"]
 _SCRATCH = _polygon_math.SCRATCH_SIZE
 
 
-@numba.njit(cache=True)
+@cached_njit()
 def fill_grid(ranges: Any, nx: int, cell_start: Any, cell_boxes: Any) -> None:  # pragma: no cover - compiled
     """Counting-sort the box-cell entries into CSR (boxes ascending within each cell).
 
@@ -63,7 +65,7 @@ def fill_grid(ranges: Any, nx: int, cell_start: Any, cell_boxes: Any) -> None:  
                 cursor[c] += 1
 
 
-@numba.njit(parallel=True)
+@cached_njit(parallel=True)
 def points_first(
     points: Any, bp: Any, grid: Any, cell_start: Any, cell_boxes: Any, out: Any
 ) -> None:  # pragma: no cover
@@ -80,7 +82,7 @@ def points_first(
         )
 
 
-@numba.njit(parallel=True)
+@cached_njit(parallel=True)
 def points_count(
     points: Any, bp: Any, grid: Any, cell_start: Any, cell_boxes: Any, first: Any, nhit: Any
 ) -> None:  # pragma: no cover - compiled
@@ -99,7 +101,7 @@ def points_count(
         nhit[i] = k
 
 
-@numba.njit(parallel=True)
+@cached_njit(parallel=True)
 def points_pairs(
     points: Any, bp: Any, grid: Any, cell_start: Any, cell_boxes: Any, pair_start: Any, pair_box: Any
 ) -> None:  # pragma: no cover - compiled
@@ -118,7 +120,7 @@ def points_pairs(
         )
 
 
-@numba.njit(cache=True)
+@cached_njit()
 def group_by_box(
     pair_start: Any, pair_box: Any, counts: Any, offsets: Any, indices: Any
 ) -> None:  # pragma: no cover
@@ -139,7 +141,7 @@ def group_by_box(
             cursor[j] += 1
 
 
-@numba.njit(parallel=True)
+@cached_njit(parallel=True)
 def iou_matrix(pa: Any, pb: Any, three_d: bool, out: Any) -> None:  # pragma: no cover - compiled
     """``out[i, j]`` = BEV (or 3D) IoU of boxes ``pa[i]`` and ``pb[j]``."""
     for i in prange(pa.shape[0]):
@@ -148,7 +150,7 @@ def iou_matrix(pa: Any, pb: Any, three_d: bool, out: Any) -> None:  # pragma: no
             out[i, j] = _pair_iou(pa, i, pb, j, three_d, scratch)
 
 
-@numba.njit(parallel=True)
+@cached_njit(parallel=True)
 def giou_matrix(pa: Any, pb: Any, three_d: bool, out: Any) -> None:  # pragma: no cover - compiled
     """``out[i, j]`` = BEV (or 3D) generalised IoU of boxes ``pa[i]`` and ``pb[j]``."""
     for i in prange(pa.shape[0]):
@@ -157,7 +159,7 @@ def giou_matrix(pa: Any, pb: Any, three_d: bool, out: Any) -> None:  # pragma: n
             out[i, j] = _pair_giou(pa, i, pb, j, three_d, scratch)
 
 
-@numba.njit(parallel=True)
+@cached_njit(parallel=True)
 def nms_mask(
     bp: Any,
     ranges: Any,
@@ -188,7 +190,7 @@ def nms_mask(
                         mask[i, j >> 6] |= np.uint64(1) << np.uint64(j & 63)
 
 
-@numba.njit(cache=True)
+@cached_njit()
 def greedy_nms(mask: Any) -> Any:  # pragma: no cover - compiled
     """Greedy pass over the suppression mask (rows in score order): positions kept, ascending."""
     m = mask.shape[0]

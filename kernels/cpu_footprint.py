@@ -3,7 +3,8 @@
 Private: call :func:`kernels.footprint.sample_footprints` instead; this trusts its inputs. One kernel
 per camera model, built on first use. The scalar functions are compiled as ordinary (not inlined)
 njit functions: the clipping bisection calls the projector from several sites, and inlining them all
-made compilation take minutes, while the footprint is not a throughput-bound kernel.
+made compilation take minutes, while the footprint is not a throughput-bound kernel. Each kernel is
+cached on disk per model (:func:`kernels._cache.cached_njit`), so only the first process compiles it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 import numba
 from numba import prange
 
+from kernels._cache import cached_njit
 from kernels._math import footprint as _footprint_math
 
 __all__ = ["footprint_kernel"]
@@ -24,7 +26,7 @@ def _make_kernel(model_id: int) -> Any:
     sample = _footprint_math.compile_group(model_id, numba.njit)["footprint_sample"]
     mid = model_id
 
-    @numba.njit(parallel=True)
+    @cached_njit(parallel=True, key=f"model={mid}")
     def kernel(bp, rts, intrs, cam_index, sel, k_edge, grid, near, u, v, depth, points_cam, flags):  # type: ignore[no-untyped-def]  # noqa: E501
         n_s = u.shape[1]
         for q in prange(sel.shape[0]):

@@ -5,7 +5,8 @@ Private: call :mod:`kernels.geometry` instead; these trust their inputs. The sca
 (``numba.njit(inline="always")``) into ``prange`` loops. Two steps are sequential on purpose, being
 faster than any parallel form for one sweep: the per-cell minimum (one pass, no atomics needed) and
 the union-find over occupied voxels (the CUDA path uses hook-and-compress instead; both label a
-component by its smallest voxel index, so the labels are identical).
+component by its smallest voxel index, so the labels are identical). The kernels are cached on disk
+(:func:`kernels._cache.cached_njit`), so only the first process compiles them.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 import numba
 from numba import prange
 
+from kernels._cache import cached_njit
 from kernels._math import cluster as _cluster_math
 from kernels._math import fit as _fit_math
 from kernels._math import ground as _ground_math
@@ -46,7 +48,7 @@ _fit_cluster = _FIT["fit_cluster"]
 _NO_KEY = _cluster_math.NO_KEY
 
 
-@numba.njit(parallel=True)
+@cached_njit(parallel=True)
 def ground_cell_min(
     points: Any, half: float, inv_cell: float, nc: int, cell_of: Any, gmin: Any
 ) -> None:  # pragma: no cover
@@ -61,7 +63,7 @@ def ground_cell_min(
             gmin[c] = z
 
 
-@numba.njit
+@cached_njit()
 def ground_relax(
     g: Any, tmp: Any, nc: int, side: float, diag: float, iterations: int
 ) -> None:  # pragma: no cover
@@ -86,7 +88,7 @@ def ground_relax(
             g[c] = tmp[c]
 
 
-@numba.njit(parallel=True)
+@cached_njit(parallel=True)
 def ground_classify(
     points: Any, cell_of: Any, g: Any, threshold: float, ground: Any, height: Any
 ) -> None:  # pragma: no cover
@@ -97,7 +99,7 @@ def ground_classify(
         ground[i] = h < threshold
 
 
-@numba.njit(parallel=True)
+@cached_njit(parallel=True)
 def voxel_keys(
     points: Any, mask: Any, origin: Any, inv_size: Any, dims: Any, keys: Any
 ) -> None:  # pragma: no cover
@@ -107,7 +109,7 @@ def voxel_keys(
         keys[i] = k if mask[i] else _NO_KEY
 
 
-@numba.njit
+@cached_njit()
 def unique_voxels(keys: Any, order: Any, vkeys: Any, point_voxel: Any) -> int:  # pragma: no cover
     """Walk the points in key order: unique keys into ``vkeys``, each point's voxel; returns the count."""
     nv = 0
@@ -126,7 +128,7 @@ def unique_voxels(keys: Any, order: Any, vkeys: Any, point_voxel: Any) -> int:  
     return nv
 
 
-@numba.njit
+@cached_njit()
 def _find(parent: Any, v: int) -> int:  # pragma: no cover
     while parent[v] != v:
         parent[v] = parent[parent[v]]  # path halving
@@ -134,7 +136,7 @@ def _find(parent: Any, v: int) -> int:  # pragma: no cover
     return v
 
 
-@numba.njit
+@cached_njit()
 def cluster_labels(
     vkeys: Any, nv: int, dims: Any, dz: int, parent: Any, label: Any
 ) -> int:  # pragma: no cover
@@ -170,7 +172,7 @@ def cluster_labels(
     return count
 
 
-@numba.njit
+@cached_njit()
 def counting_order(labels: Any, k: int, counts: Any, offsets: Any, order: Any) -> None:  # pragma: no cover
     """Stable counting sort of the labelled points: cluster ``c`` is ``order[offsets[c]:offsets[c+1]]``."""
     for i in range(labels.shape[0]):
@@ -188,7 +190,7 @@ def counting_order(labels: Any, k: int, counts: Any, offsets: Any, order: Any) -
             cursor[c] += 1
 
 
-@numba.njit(parallel=True)
+@cached_njit(parallel=True)
 def fit_clusters(
     points: Any,
     ground_z: Any,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 from numba import cuda
 
 from kernels._jit import model_projector
@@ -29,14 +30,19 @@ __all__ = [
 ]
 
 _DEVICE = cuda.jit(device=True, inline=True)
-_CAM = retarget(_camera_math.DEVICE_FUNCTIONS, _DEVICE)
-_TF = retarget(_transform_math.DEVICE_FUNCTIONS, _DEVICE)
+#: The camera and transform math per precision: the same source, float constants retyped for float32.
+_CAMS = {
+    "float64": retarget(_camera_math.DEVICE_FUNCTIONS, _DEVICE),
+    "float32": retarget(_camera_math.DEVICE_FUNCTIONS, _DEVICE, real=np.float32),
+}
+_TFS = {
+    "float64": retarget(_transform_math.DEVICE_FUNCTIONS, _DEVICE),
+    "float32": retarget(_transform_math.DEVICE_FUNCTIONS, _DEVICE, real=np.float32),
+}
+_TF = _TFS["float64"]
 
-_apply_rt = _TF["apply_rt"]
 _deskew_point = _TF["deskew_point"]
 _radar_point_velocity = _TF["radar_point_velocity"]
-_in_image = _CAM["in_image"]
-_point_depth = _CAM["point_depth"]
 
 #: Threads per block and the most blocks of one launch (grid-stride loops cover the rest).
 THREADS_PER_BLOCK = 256
@@ -68,8 +74,12 @@ def launch_config(n: int) -> tuple[int, int]:
     return blocks, threads
 
 
-def _make_project_kernel(model_id: int) -> Any:
-    project = model_projector(_CAM, model_id, _DEVICE)
+def _make_project_kernel(model_id: int, precision: str) -> Any:
+    cam = _CAMS[precision]
+    project = model_projector(cam, model_id, _DEVICE)
+    apply_rt = _TFS[precision]["apply_rt"]
+    in_image = cam["in_image"]
+    point_depth = cam["point_depth"]
     mid = model_id
 
     @cuda.jit
@@ -83,28 +93,30 @@ def _make_project_kernel(model_id: int) -> Any:
                 c = cams[j]
                 rt = rts[c]
                 intr = intrs[c]
-                xc, yc, zc = _apply_rt(rt, x, y, z)
+                xc, yc, zc = apply_rt(rt, x, y, z)
                 uu, vv, ok = project(intr, xc, yc, zc)
-                valid[c, i] = ok & _in_image(intr, uu, vv)
+                valid[c, i] = ok & in_image(intr, uu, vv)
                 u[c, i] = uu
                 v[c, i] = vv
-                depth[c, i] = _point_depth(mid, xc, yc, zc)
+                depth[c, i] = point_depth(mid, xc, yc, zc)
 
     return kernel
 
 
-_PROJECT_KERNELS: dict[int, Any] = {}
+_PROJECT_KERNELS: dict[tuple[int, str], Any] = {}
 
 
-def project_kernel(model_id: int) -> Any:
+def project_kernel(model_id: int, precision: str = "float32") -> Any:
     """The compiled multi-camera projection kernel of one camera model (built on first use).
 
     Launch as ``kernel[launch_config(N)](points, rts, intrs, cams, u, v, depth, valid)``: ``points``
-    float32 (N, 3), other arguments as :func:`kernels.cpu.project_kernel`.
+    float32 (N, 3), other arguments as :func:`kernels.cpu.project_kernel` (``rts`` and ``intrs`` of
+    the ``precision`` dtype, "float32" or "float64").
     """
-    kernel = _PROJECT_KERNELS.get(model_id)
+    key = (model_id, precision)
+    kernel = _PROJECT_KERNELS.get(key)
     if kernel is None:
-        kernel = _PROJECT_KERNELS[model_id] = _make_project_kernel(model_id)
+        kernel = _PROJECT_KERNELS[key] = _make_project_kernel(model_id, precision)
     return kernel
 
 

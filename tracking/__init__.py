@@ -7,6 +7,7 @@ model (``engine.CuboidTrack``) to :class:`CuboidPath`.
 from tracking.association import ClassGate, CostMetric
 from tracking.frames import to_ego, to_frame, to_world
 from tracking.interpolation import OutOfRange, PositionMethod, hermite_tangents, interpolate
+from tracking.keyframes import KeyframeTolerance, keyframe_errors, keyframe_indices, keyframes_from_path
 from tracking.lifecycle import LifecycleConfig, TrackState
 from tracking.motion import ConstantTurnRate, ConstantVelocity, MotionModel
 from tracking.offline import OfflineConfig, RefinedTrack, refine_offline
@@ -14,6 +15,7 @@ from tracking.paths import CuboidPath, PoseFrame
 from tracking.radar import RadarPoints
 from tracking.smoothing import SmoothedTrack, SmoothingConfig
 from tracking.snap import SnapConfig, SnapReference, SnapResult, snap_to_points
+from tracking.snap_faces import FaceSnapConfig, snap_to_faces
 from tracking.stitching import StitchConfig
 from tracking.tracker import Detections, FrameTracks, OnlineTracker, TrackerConfig
 
@@ -23,8 +25,10 @@ __all__ = [
     "ConstantVelocity",
     "CostMetric",
     "CuboidPath",
+    "FaceSnapConfig",
     "Detections",
     "FrameTracks",
+    "KeyframeTolerance",
     "LifecycleConfig",
     "MotionModel",
     "OfflineConfig",
@@ -44,7 +48,11 @@ __all__ = [
     "StitchConfig",
     "hermite_tangents",
     "interpolate",
+    "keyframe_errors",
+    "keyframe_indices",
+    "keyframes_from_path",
     "refine_offline",
+    "snap_to_faces",
     "snap_to_points",
     "to_ego",
     "to_frame",

@@ -123,6 +123,44 @@ def _check_range(t: I64, lo: int, hi: int, policy: OutOfRange) -> None:
         raise InvalidInputError(f"unknown out_of_range {policy!r}; expected one of {list(OutOfRange)}")
 
 
+def _interpolate_arrays(
+    kt: I64, kc: F64, kq: F64, ks: F64, tq: I64, method: PositionMethod
+) -> tuple[F64, F64, F64, I64, I64, F64]:
+    """World-frame core of :func:`interpolate` on raw keyframe arrays (no validation, no exact copy).
+
+    ``kt`` keyframe times, ``kc`` centres, ``kq`` quaternions (w, x, y, z), ``ks`` sizes; ``tq`` query
+    times clipped to ``[kt[0], kt[-1]]``. Returns centres, sizes, rotations and the bracketing rows
+    ``i``, ``j`` with the weights ``alpha``.
+    """
+    k = kt.size
+    if k == 1:
+        i = np.zeros(tq.size, np.int64)
+        alpha = np.zeros(tq.size)
+        j = i
+    else:
+        i = np.clip(np.searchsorted(kt, tq, side="right") - 1, 0, k - 2)
+        j = i + 1
+        alpha = (tq - kt[i]).astype(np.float64) / (kt[j] - kt[i]).astype(np.float64)
+    a = alpha[:, None]
+    sizes = ks[i] + a * (ks[j] - ks[i])
+    q = _aligned(kq)
+    rot = slerp_wxyz(q[i], q[j], alpha) if k > 1 else q[i]
+    if method is PositionMethod.LINEAR or k == 1:
+        centers = kc[i] + a * (kc[j] - kc[i])
+    else:
+        times_s = (kt - kt[0]).astype(np.float64) * 1e-6
+        m = hermite_tangents(times_s, kc)
+        h = (times_s[j] - times_s[i])[:, None]
+        a2, a3 = a * a, a * a * a
+        centers = (
+            (2 * a3 - 3 * a2 + 1) * kc[i]
+            + (a3 - 2 * a2 + a) * h * m[i]
+            + (-2 * a3 + 3 * a2) * kc[j]
+            + (a3 - a2) * h * m[j]
+        )
+    return centers, sizes, rot, i, j, alpha
+
+
 def interpolate(
     keyframes: CuboidPath,
     timestamps_us: npt.ArrayLike,
@@ -193,33 +231,11 @@ def interpolate(
     tq = np.clip(t, kt[0], kt[-1])
 
     k = len(kf)
-    if k == 1:
-        i = np.zeros(t.size, np.int64)
-        alpha = np.zeros(t.size)
-        j = i
-    else:
-        i = np.clip(np.searchsorted(kt, tq, side="right") - 1, 0, k - 2)
-        j = i + 1
-        alpha = (tq - kt[i]).astype(np.float64) / (kt[j] - kt[i]).astype(np.float64)
-    a = alpha[:, None]
-    sizes = kf.sizes[i] + a * (kf.sizes[j] - kf.sizes[i])
+    centers, sizes, rot, i, j, alpha = _interpolate_arrays(
+        kt, kf.centers, kf.rotations_wxyz, kf.sizes, tq, method
+    )
     kconf = np.asarray(kf.confidence, dtype=np.float32)
     conf = kconf[i] + alpha.astype(np.float32) * (kconf[j] - kconf[i])
-    q = _aligned(kf.rotations_wxyz)
-    rot = slerp_wxyz(q[i], q[j], alpha) if k > 1 else q[i]
-    if method is PositionMethod.LINEAR or k == 1:
-        centers = kf.centers[i] + a * (kf.centers[j] - kf.centers[i])
-    else:
-        times_s = (kt - kt[0]).astype(np.float64) * 1e-6
-        m = hermite_tangents(times_s, kf.centers)
-        h = (times_s[j] - times_s[i])[:, None]
-        a2, a3 = a * a, a * a * a
-        centers = (
-            (2 * a3 - 3 * a2 + 1) * kf.centers[i]
-            + (a3 - 2 * a2 + a) * h * m[i]
-            + (-2 * a3 + 3 * a2) * kf.centers[j]
-            + (a3 - a2) * h * m[j]
-        )
     # Where a query hits a keyframe, return that keyframe (bit-exact in the keyframes' own frame).
     # (held queries are clamped onto the end keyframes, so they copy them too).
     hit = np.minimum(np.searchsorted(kt, tq), k - 1)

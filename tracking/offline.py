@@ -10,10 +10,12 @@
     drop tracks with fewer than ``min_detections`` detections
     smooth each track over its span with its class's motion model (tracking.smoothing: RTS, one size,
         heading, parked objects)
+    pick sparse keyframes of each smoothed path (tracking.keyframes: few frames from which
+        tracking.interpolate reproduces the path within OfflineConfig.keyframes)
 
-and returns world-frame cuboid paths with one cuboid per frame of each track's span and per-frame
-confidence (every frame a keyframe; thin them with :func:`tracking.interpolation.interpolate`-aware tools
-if sparse keyframes are wanted).
+and returns, per track, the world-frame cuboid path with one cuboid per frame of its span and per-frame
+confidence (``RefinedTrack.smoothed.path``) and its keyframed form (``RefinedTrack.keyframes``: a
+parked object gets its two end frames).
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ import numpy as np
 import numpy.typing as npt
 
 from kernels.errors import InvalidInputError
+from tracking.keyframes import KeyframeTolerance, keyframes_from_path
+from tracking.paths import CuboidPath
 from tracking.smoothing import SmoothedTrack, SmoothingConfig, smooth_track
 from tracking.stitching import StitchConfig, stitch_fragments
 from tracking.tracker import Detections, OnlineTracker, TrackerConfig
@@ -48,12 +52,15 @@ class OfflineConfig:
         Tracks with fewer detections are dropped (false positives).
     stitch : StitchConfig
         Gates of fragment stitching (:mod:`tracking.stitching`).
+    keyframes : KeyframeTolerance
+        How closely the interpolated keyframes must follow each smoothed path.
     """
 
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     smoothing: SmoothingConfig = field(default_factory=SmoothingConfig)
     min_detections: int = 3
     stitch: StitchConfig = field(default_factory=StitchConfig)
+    keyframes: KeyframeTolerance = field(default_factory=KeyframeTolerance)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +78,10 @@ class RefinedTrack:
     detections : ndarray of shape (K,), int64
         Detection index per frame, -1 where unobserved.
     smoothed : SmoothedTrack
-        The smoothed path (world frame, one cuboid per frame of ``frames``).
+        The smoothed path (world frame, one cuboid per frame of ``frames``, per-frame confidence).
+    keyframes : CuboidPath
+        Sparse keyframes of ``smoothed.path`` (a subset of its cuboids, first and last included) from
+        which :func:`tracking.interpolate` reproduces it within ``OfflineConfig.keyframes``.
     """
 
     track_id: int
@@ -79,6 +89,7 @@ class RefinedTrack:
     frames: I64
     detections: I64
     smoothed: SmoothedTrack
+    keyframes: CuboidPath
 
 
 def _links(ids_per_frame: Sequence[I64]) -> set[tuple[int, int, int, int]]:
@@ -184,5 +195,6 @@ def refine_offline(frames: Sequence[Detections], config: OfflineConfig | None = 
         sm = smooth_track(
             tcfg.model_for(cls), times[span], boxes, det >= 0, scores, tcfg.obs_std, cfg.smoothing
         )
-        tracks.append(RefinedTrack(len(tracks), cls, span, det, sm))
+        kf = keyframes_from_path(sm.path, cfg.keyframes)
+        tracks.append(RefinedTrack(len(tracks), cls, span, det, sm, kf))
     return tracks

@@ -3,17 +3,21 @@
 One :meth:`OnlineTracker.step` per frame of detections, in time order::
 
     predict every live track to the frame time          (its class's motion model, F from dt)
-    cost + per-class gates + optimal assignment          (tracking.association; established tracks
-                                                          first, tentative ones on what is left)
+    gated candidate pairs + costs + optimal assignment   (tracking.gating: sparse, per connected
+                                                          component; established tracks first,
+                                                          tentative ones on what is left)
     Kalman update of matched tracks; sizes and scores    (running means)
+    lifecycle transition of every track                  (the table of tracking.lifecycle)
     radar radial velocities inside matched boxes         (optional)
-    lifecycle transition of every track                  (tracking.lifecycle)
     birth of tentative tracks from unmatched detections
 
-Track arrays are kept structure-of-arrays (one row per live track) so a frame costs a fixed number of
-NumPy calls, whatever the number of objects. Classes may have their own motion model
-(``TrackerConfig.class_models``: e.g. pedestrians with a small velocity prior and small process noise);
-all models share one state layout, and a frame costs one predict call per model in use.
+Track arrays are kept structure-of-arrays (one row per live track) and the per-frame work runs in a
+few compiled kernels (:mod:`tracking._fast`: predict, gate, update, bookkeeping), so a frame costs a
+fixed number of Python calls whatever the number of objects, and no dense track x detection matrix
+is built. Classes may have their own motion model (``TrackerConfig.class_models``: e.g. pedestrians
+with a small velocity prior and small process noise); all models share one state layout. When every
+model is :class:`~tracking.motion.ConstantVelocity` the predict is one compiled pass with per-class
+``Q``; other models use their own (NumPy) ``predict``, one call per model in use.
 """
 
 from __future__ import annotations
@@ -24,21 +28,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from calibration.units import wrap_angle
 from kernels.errors import InvalidInputError
-from tracking.association import (
-    ClassGate,
-    CostMetric,
-    associate,
-    associate_in_stages,
-    cost_matrix,
-    gate_limits,
-    gate_matrix,
-    innovation_costs,
-)
+from tracking import _fast
+from tracking.association import ClassGate, CostMetric, gate_limits
 from tracking.detections import Detections, FrameTracks
-from tracking.lifecycle import LifecycleConfig, TrackState, next_states
-from tracking.motion import ConstantVelocity, MotionModel, kalman_update
+from tracking.gating import associate_pairs, candidate_pairs
+from tracking.lifecycle import LifecycleConfig, TrackState
+from tracking.motion import ConstantVelocity, MotionModel
 from tracking.radar import RadarPoints, radar_update
 
 __all__ = ["Detections", "FrameTracks", "OnlineTracker", "TrackerConfig"]
@@ -131,6 +127,11 @@ class OnlineTracker:
             for c, mc in self.config.class_models.items()
         }
         self._r = np.diag(np.square(self.config.obs_std))
+        self._all_cv = all(type(m) is ConstantVelocity for m in self._models)
+        self._q_dt = -1.0
+        self._q = np.zeros((len(self._models), n, n))
+        lc = self.config.lifecycle
+        self._lifecycle = np.array([lc.min_hits, lc.max_tentative_misses, lc.max_misses], np.int64)
         self._next_id = 0
         self._t: int | None = None
         self.ids = np.zeros(0, np.int64)
@@ -173,49 +174,47 @@ class OnlineTracker:
         if self.ids.size:
             self._predict(dt)
         pred = self._boxes()
-        cost = cost_matrix(pred, det_boxes, cfg.metric)
-        if cfg.metric is CostMetric.MAHALANOBIS:  # centre-distance gate, then the innovation gate
-            allowed = gate_matrix(cost, self.dist_limits, self.classes, det_cls)
-            d2, cost = innovation_costs(pred[:, :2], self.p[:, :2, :2] + self._r[:2, :2], det_boxes[:, :2])
-            allowed &= d2 <= self.limits[:, None]
-        else:
-            allowed = gate_matrix(cost, self.limits, self.classes, det_cls)
-        if cfg.two_stage:
-            result = associate_in_stages(cost, allowed, self.state != _TENTATIVE)
-        else:
-            result = associate(cost, allowed)
+        # Sparse gated pairs (tracking.gating); MAHALANOBIS: centre-distance gate, then the innovation gate.
+        cov = self.p[:, :2, :2] + self._r[:2, :2] if cfg.metric is CostMetric.MAHALANOBIS else None
+        pairs = candidate_pairs(
+            pred, det_boxes, self.classes, det_cls, cfg.metric, self.limits, self.dist_limits, cov
+        )
+        first = self.state != _TENTATIVE if cfg.two_stage else None
+        result = associate_pairs(pairs, self.ids.size, len(detections), first)
         mt, md = result.matches[:, 0], result.matches[:, 1]
-        hit = np.zeros(self.ids.size, bool)
-        hit[mt] = True
         if mt.size:
-            self.x[mt], self.p[mt], _ = kalman_update(
-                self.x[mt], self.p[mt], det_boxes[md][:, [0, 1, 2, 6]], self._r
+            z = np.ascontiguousarray(det_boxes[md][:, [0, 1, 2, 6]])
+            _fast.kalman_update_rows(self.x, self.p, mt, z, self._r)
+        alive, show = _fast.bookkeeping(
+            mt,
+            md,
+            np.ascontiguousarray(det_boxes[:, 3:6]),
+            det_scores,
+            cfg.size_weight,
+            self.sizes,
+            self.scores,
+            self.hits,
+            self.misses,
+            self.state,
+            self._lifecycle,
+            cfg.report_max_misses,
+        )
+        if radar is not None and mt.size:
+            self.x[mt], self.p[mt] = radar_update(
+                cfg.model, self.x[mt], self.p[mt], self._boxes()[mt], radar, cfg.radar_std_mps
             )
-            w = cfg.size_weight
-            self.sizes[mt] = (1 - w) * self.sizes[mt] + w * det_boxes[md, 3:6]
-            self.scores[mt] = 0.7 * self.scores[mt] + 0.3 * det_scores[md]
-            if radar is not None:
-                self.x[mt], self.p[mt] = radar_update(
-                    cfg.model, self.x[mt], self.p[mt], self._boxes()[mt], radar, cfg.radar_std_mps
-                )
-        self.hits[hit] += 1
-        self.misses[hit] = 0
-        self.misses[~hit] += 1
-        self.scores[~hit] *= 0.5
-        self.state = next_states(self.state, hit, self.hits, self.misses, cfg.lifecycle)
         det_track = np.full(len(detections), -1, np.int64)
         det_track[md] = self.ids[mt]
         matched_det = np.full(self.ids.size, -1, np.int64)
         matched_det[mt] = md
-        alive = self.state != TrackState.DEAD.value
-        self._keep(alive)
-        matched_det = matched_det[alive]
+        if not alive.all():
+            self._keep(alive)
+            matched_det, show = matched_det[alive], show[alive]
         born = result.unmatched_detections[det_scores[result.unmatched_detections] >= cfg.birth_min_score]
-        det_track[born] = self._birth(det_boxes[born], det_cls[born], det_scores[born])
-        matched_det = np.concatenate([matched_det, born.astype(np.int64)])
-        confirmed = self.state == TrackState.CONFIRMED.value
-        lost_ok = (self.state == TrackState.LOST.value) & (self.misses <= cfg.report_max_misses)
-        show = confirmed | lost_ok
+        if born.size:
+            det_track[born] = self._birth(det_boxes[born], det_cls[born], det_scores[born])
+            matched_det = np.concatenate([matched_det, born.astype(np.int64)])
+            show = np.concatenate([show, np.full(born.size, cfg.lifecycle.min_hits <= 1)])
         return FrameTracks(
             t,
             self.ids[show].copy(),
@@ -233,14 +232,13 @@ class OnlineTracker:
     # --- internals ----------------------------------------------------------------------------------
     def _predict(self, dt: float) -> None:
         models = self._models
-        if len(models) == 1:
+        if self._all_cv:  # closed-form F P F^T + Q per class, compiled, in place
+            if self._q_dt != dt:
+                self._q = np.stack([m.noise(dt) for m in models])  # type: ignore[attr-defined]
+                self._q_dt = dt
+            _fast.cv_predict(self.x, self.p, dt, self._q, self.model_idx)
+        elif len(models) == 1:
             self.x, self.p, _ = models[0].predict(self.x, self.p, dt)
-        elif all(isinstance(m, ConstantVelocity) for m in models):  # one F, per-class Q: one pass
-            f = ConstantVelocity.transition(models[0], dt)  # type: ignore[arg-type]
-            q = np.stack([m.noise(dt) for m in models])  # type: ignore[attr-defined]
-            self.x = self.x @ f.T
-            self.x[:, 3] = wrap_angle(self.x[:, 3])
-            self.p = f @ self.p @ f.T + q[self.model_idx]
         else:
             for g, model in enumerate(models):
                 sel = self.model_idx == g

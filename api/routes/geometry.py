@@ -7,11 +7,11 @@ from fastapi import APIRouter
 from api.convert import cuboid_public, path_from_cuboid, snap_config
 from api.deps import CtxDep, check_limit
 from api.errors import PROBLEM_RESPONSES
-from api.middleware import StrictJsonRoute
+from api.fastroute import LeanJsonRoute
 from api.schemas import CountsCreate, CountsPublic, FitCreate, FitPublic
 from engine.service import PoseFrame, count_points_in_boxes, fit_box, log_points
 
-router = APIRouter(prefix="/v1", tags=["geometry"], responses=PROBLEM_RESPONSES, route_class=StrictJsonRoute)
+router = APIRouter(prefix="/v1", tags=["geometry"], responses=PROBLEM_RESPONSES, route_class=LeanJsonRoute)
 
 
 @router.post("/fit", summary="Fit a cuboid to points, or refine a rough box")

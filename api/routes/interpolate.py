@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from fastapi.concurrency import run_in_threadpool
+from pydantic_core import to_json
 
-from api.convert import path_from_series, series_public, snap_config, snap_public
+from api.convert import path_from_series, series_dict, snap_config, snap_public
 from api.deps import CtxDep, check_limit
 from api.errors import PROBLEM_RESPONSES
-from api.middleware import StrictJsonRoute
+from api.fastroute import LeanJsonRoute
 from api.schemas import InterpolateCreate, InterpolatePublic
 from engine import Log
 from engine.service import OutOfRange, PoseFrame, PositionMethod, interpolate_cuboids
 
-router = APIRouter(prefix="/v1", tags=["annotate"], responses=PROBLEM_RESPONSES, route_class=StrictJsonRoute)
+router = APIRouter(prefix="/v1", tags=["annotate"], responses=PROBLEM_RESPONSES, route_class=LeanJsonRoute)
 
 
 INLINE_ROWS = 4096
@@ -21,8 +22,8 @@ INLINE_ROWS = 4096
 loop (well under a millisecond), sparing a thread hop; larger ones go to the thread pool."""
 
 
-@router.post("/interpolate", summary="Interpolate a track's keyframes")
-async def interpolate(body: InterpolateCreate, ctx: CtxDep) -> InterpolatePublic:
+@router.post("/interpolate", summary="Interpolate a track's keyframes", response_model=InterpolatePublic)
+async def interpolate(body: InterpolateCreate, ctx: CtxDep) -> Response:
     """Cuboids of one track at ``timestamps_us``: cubic Hermite centres, slerped rotations, linear sizes.
 
     With ``log_id`` the log's ego poses convert ego-frame keyframes or output; with ``snap`` each cuboid
@@ -38,7 +39,8 @@ async def interpolate(body: InterpolateCreate, ctx: CtxDep) -> InterpolatePublic
     return await run_in_threadpool(_interpolate, body, log)
 
 
-def _interpolate(body: InterpolateCreate, log: Log | None) -> InterpolatePublic:
+def _interpolate(body: InterpolateCreate, log: Log | None) -> Response:
+    """The response, serialised directly from the engine's arrays (shaped as :class:`InterpolatePublic`)."""
     result = interpolate_cuboids(
         path_from_series(body.keyframes),
         body.timestamps_us,
@@ -50,6 +52,6 @@ def _interpolate(body: InterpolateCreate, log: Log | None) -> InterpolatePublic:
         lidar_id=body.snap.lidar_id if body.snap else None,
         max_gap_us=body.snap.max_gap_us if body.snap else 0,
     )
-    return InterpolatePublic(
-        cuboids=series_public(result.path), snap=None if result.snap is None else snap_public(result.snap)
-    )
+    snap = None if result.snap is None else snap_public(result.snap).model_dump(mode="json")
+    content = to_json({"cuboids": series_dict(result.path), "snap": snap}, inf_nan_mode="null")
+    return Response(content, media_type="application/json")

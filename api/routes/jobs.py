@@ -5,11 +5,14 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Path, Query, Response, status
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse
 
 from api.convert import delivery_public, job_public
 from api.deps import ServiceDep, SettingsDep, StoreDep, TenantDep
 from api.errors import PROBLEM_RESPONSES
 from api.middleware import StrictJsonRoute
+from api.results import SFS_MEDIA_TYPE, ResultFormat, sfs_result
 from api.schemas import DeliveryPublic, JobList, JobPublic, JobStateName, PrelabelCreate, PrelabelResultPublic
 from api.store import JobState
 
@@ -114,11 +117,36 @@ def retry_job(job_id: JobId, tenant: TenantDep, store: StoreDep, service: Servic
     "/{job_id}/results",
     summary="Download a job's results",
     response_model=PrelabelResultPublic,
-    responses={200: {"content": {"application/json": {}}}},
+    responses={
+        200: {
+            "description": "native JSON (default), or an SFS scene with `format=sfs`",
+            "content": {
+                "application/json": {},
+                SFS_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
+            },
+        }
+    },
 )
-async def job_results(job_id: JobId, tenant: TenantDep, store: StoreDep) -> Response:
-    """Results of a succeeded job (409 while it is not): native annotations JSON plus stage counts."""
-    return Response(store.jobs.result(tenant, job_id), media_type="application/json")
+async def job_results(
+    job_id: JobId,
+    tenant: TenantDep,
+    service: ServiceDep,
+    result_format: Annotated[
+        ResultFormat, Query(alias="format", description="native JSON, or an SFS scene (log + pre-labels)")
+    ] = ResultFormat.NATIVE,
+) -> Response:
+    """Results of a succeeded job (409 while it is not).
+
+    ``format=native``: annotations (fusionlabel JSON) plus stage counts, findings and metadata.
+    ``format=sfs``: the job's log as a Scale Sensor Fusion Scene with the pre-labels as its cuboid
+    annotations (written on first request, then served from disk; 409 when the log was removed).
+    """
+    store = service.store
+    if result_format is ResultFormat.NATIVE:
+        return Response(store.jobs.result(tenant, job_id), media_type="application/json")
+    results_dir = service.settings.results_dir
+    path = await run_in_threadpool(sfs_result, store, service.logs, results_dir, tenant, job_id)
+    return FileResponse(path, media_type=SFS_MEDIA_TYPE, filename=f"{job_id}.sfs")
 
 
 @router.get("/{job_id}/webhooks", summary="Webhook deliveries of a job")

@@ -6,11 +6,11 @@ from fastapi import APIRouter
 
 from api.deps import CtxDep, check_limit
 from api.errors import PROBLEM_RESPONSES
-from api.middleware import StrictJsonRoute
+from api.fastroute import LeanJsonRoute
 from api.schemas import FootprintPublic, ProjectCreate, ProjectPublic
 from engine.service import PoseFrame, project_cuboids
 
-router = APIRouter(prefix="/v1", tags=["annotate"], responses=PROBLEM_RESPONSES, route_class=StrictJsonRoute)
+router = APIRouter(prefix="/v1", tags=["annotate"], responses=PROBLEM_RESPONSES, route_class=LeanJsonRoute)
 
 
 @router.post("/project", summary="Project cuboids into a log's cameras")

@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from api.convert import track_from_keyframes
 from api.deps import CtxDep, check_limit
 from api.errors import PROBLEM_RESPONSES
-from api.middleware import StrictJsonRoute
+from api.fastroute import LeanJsonRoute
 from api.schemas.quality import (
     FindingPublic,
     TrackFootprintPublic,
@@ -20,7 +20,7 @@ from api.schemas.quality import (
 )
 from engine.service import track_footprints, validate_annotations
 
-router = APIRouter(prefix="/v1", tags=["quality"], responses=PROBLEM_RESPONSES, route_class=StrictJsonRoute)
+router = APIRouter(prefix="/v1", tags=["quality"], responses=PROBLEM_RESPONSES, route_class=LeanJsonRoute)
 
 
 @router.post("/validate", summary="Validate annotations against a log")

@@ -69,6 +69,7 @@ CREATE TABLE IF NOT EXISTS jobs (
 );
 CREATE INDEX IF NOT EXISTS jobs_queue ON jobs(state, created_at);
 CREATE INDEX IF NOT EXISTS jobs_tenant ON jobs(tenant_id, created_at);
+CREATE INDEX IF NOT EXISTS jobs_idempotency ON jobs(created_at) WHERE idempotency_key IS NOT NULL;
 CREATE TABLE IF NOT EXISTS job_results (
     job_id TEXT PRIMARY KEY REFERENCES jobs(id),   -- one result per job: completion is idempotent
     attempt INTEGER NOT NULL,

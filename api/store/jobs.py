@@ -16,12 +16,17 @@ import json
 import sqlite3
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from api.store.db import Database
 from api.store.records import ConflictError, JobRecord, JobState, NotFoundError, sources_of
+from engine.errors import InvalidInputError
 
-__all__ = ["Jobs", "LeaseStatus", "canonical_json"]
+__all__ = ["DEFAULT_IDEMPOTENCY_TTL_S", "Jobs", "LeaseStatus", "canonical_json"]
+
+DEFAULT_IDEMPOTENCY_TTL_S = 24 * 3600.0
+"""An ``Idempotency-Key`` is honoured for this long after the job it created [s]."""
 
 
 def canonical_json(value: Any) -> str:
@@ -52,10 +57,31 @@ def _event(job_id: str, kind: str, state: JobState, error: str | None, now: floa
 
 
 class Jobs:
-    """Job operations on the store."""
+    """Job operations on the store.
 
-    def __init__(self, db: Database) -> None:
+    Parameters
+    ----------
+    db : Database
+        The store's database.
+    idempotency_ttl_s : float
+        How long an ``Idempotency-Key`` is honoured after the job it created [s]; later, the key is
+        released (see :meth:`purge_expired_keys`) and a request reusing it creates a new job.
+    clock : callable
+        Wall-clock time [s since the epoch] of every timestamp the jobs record (tests inject one).
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        idempotency_ttl_s: float = DEFAULT_IDEMPOTENCY_TTL_S,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not idempotency_ttl_s > 0:
+            raise InvalidInputError(f"idempotency_ttl_s must be > 0, got {idempotency_ttl_s!r}")
         self._db = db
+        self.idempotency_ttl_s = float(idempotency_ttl_s)
+        self._clock = clock
 
     # -- tenant-facing -------------------------------------------------------------------------------
 
@@ -77,17 +103,20 @@ class Jobs:
         Raises
         ------
         ConflictError
-            The key was used before with a different body.
+            The key was used before (within ``idempotency_ttl_s``) with a different body.
         """
         body = canonical_json(request)
         digest = hashlib.sha256(f"{kind}\n{webhook_url}\n{body}".encode()).hexdigest()
-        now = time.time()
+        now = self._clock()
         with self._db.write() as conn:
             if idempotency_key is not None:
                 row = conn.execute(
                     "SELECT * FROM jobs WHERE tenant_id = ? AND idempotency_key = ?",
                     (tenant_id, idempotency_key),
                 ).fetchone()
+                if row is not None and row["created_at"] <= now - self.idempotency_ttl_s:
+                    conn.execute("UPDATE jobs SET idempotency_key = NULL WHERE id = ?", (row["id"],))
+                    row = None  # expired: the key now names the job created below
                 if row is not None:
                     if row["body_hash"] != digest:
                         raise ConflictError(
@@ -128,7 +157,7 @@ class Jobs:
 
     def cancel(self, tenant_id: str, job_id: str) -> JobRecord:
         """Cancel a queued job now, or ask the worker of a running one to stop at its next stage."""
-        now = time.time()
+        now = self._clock()
         with self._db.write() as conn:
             job = self._tenant_job(conn, tenant_id, job_id)
             if job.state is JobState.QUEUED:
@@ -143,7 +172,7 @@ class Jobs:
 
     def retry(self, tenant_id: str, job_id: str) -> JobRecord:
         """Queue a failed or cancelled job again (attempts start over)."""
-        now = time.time()
+        now = self._clock()
         with self._db.write() as conn:
             job = self._tenant_job(conn, tenant_id, job_id)
             if job.state not in (JobState.FAILED, JobState.CANCELLED):
@@ -169,11 +198,27 @@ class Jobs:
             raise NotFoundError(f"job {job_id!r} has no result")
         return str(row["result"])
 
+    def purge_expired_keys(self) -> int:
+        """Release every ``Idempotency-Key`` older than ``idempotency_ttl_s`` (the jobs stay).
+
+        Returns
+        -------
+        int
+            Keys released.
+        """
+        with self._db.write() as conn:
+            cur = conn.execute(
+                "UPDATE jobs SET idempotency_key = NULL"
+                " WHERE idempotency_key IS NOT NULL AND created_at <= ?",
+                (self._clock() - self.idempotency_ttl_s,),
+            )
+        return int(cur.rowcount)
+
     # -- worker-facing -------------------------------------------------------------------------------
 
     def claim(self, owner: str, lease_s: float) -> JobRecord | None:
         """Take the oldest QUEUED job: RUNNING, ``attempts + 1``, leased to ``owner`` plus a fresh token."""
-        now = time.time()
+        now = self._clock()
         owner = f"{owner}/{uuid.uuid4().hex[:12]}"
         with self._db.write() as conn:
             row = conn.execute(
@@ -194,7 +239,7 @@ class Jobs:
         self, job: JobRecord, lease_s: float, progress: float | None = None, stage: str | None = None
     ) -> LeaseStatus:
         """Extend the lease (and record progress); says whether to go on, cancel, or stop."""
-        now = time.time()
+        now = self._clock()
         with self._db.write() as conn:
             sets = "lease_until = ?, updated_at = ?"
             args: list[float | str | None] = [now + lease_s, now]
@@ -211,7 +256,7 @@ class Jobs:
 
     def complete(self, job: JobRecord, result_json: str) -> bool:
         """Store the result and mark SUCCEEDED in one transaction; False (and no write) without the lease."""
-        now = time.time()
+        now = self._clock()
         with self._db.write() as conn:
             if not self._holds(conn, job):
                 return False
@@ -224,7 +269,7 @@ class Jobs:
 
     def fail(self, job: JobRecord, error: str, *, retry: bool = False) -> bool:
         """Mark FAILED (or QUEUED again when ``retry``); False without the lease."""
-        now = time.time()
+        now = self._clock()
         with self._db.write() as conn:
             if not self._holds(conn, job):
                 return False
@@ -240,7 +285,7 @@ class Jobs:
 
     def cancelled(self, job: JobRecord) -> bool:
         """Acknowledge a requested cancellation (RUNNING -> CANCELLED); False without the lease."""
-        now = time.time()
+        now = self._clock()
         with self._db.write() as conn:
             if not self._holds(conn, job):
                 return False
@@ -255,7 +300,7 @@ class Jobs:
         (int, int)
             Jobs re-queued and jobs failed.
         """
-        now = time.time()
+        now = self._clock()
         requeued = failed = 0
         with self._db.write() as conn:
             rows = conn.execute(

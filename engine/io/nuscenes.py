@@ -15,6 +15,9 @@ Conventions (devkit ``docs/schema_nuscenes.md``, ``utils/data_classes.py``; docs
 * Lidar ``.pcd.bin``: float32 x 5 ``(x, y, z, intensity, ring)``; intensity / 255 *(unverified
   scale)*; no per-point time (offsets 0). Radar ``.pcd`` (binary PCD): ``rcs`` [dBsm], radial velocity
   = ``p/|p| · (vx, vy, 0)`` (measured, not ego-compensated ``vx_comp``). Files load lazily.
+
+Cross-checked against the official devkit (``make nuscenes-crosscheck``, ``tools/nuscenes_crosscheck.py``):
+world and sensor-frame boxes, corners, camera pixels, ego poses and point files agree to < 1e-6.
 """
 
 from __future__ import annotations

@@ -6,7 +6,9 @@ allocation, no exceptions, no numba import), so that ``kernels/cpu.py`` can wrap
 
 Conventions
 -----------
-* Input points are in the camera **optical** frame (x right, y down, z forward) [m], float64.
+* Input points are in the camera **optical** frame (x right, y down, z forward) [m], float64 or,
+  for the float32 build (``retarget(..., real=numpy.float32)``, every float constant retyped),
+  float32 with float32 intrinsics: the same source then computes in single precision.
 * Every ``project_<model>(intr, x, y, z)`` returns ``(u, v, ok)``: pixel coordinates (float64)
   and ``ok`` (bool), True when the point lies inside the model's valid domain (in front of a pinhole
   camera; inside the monotonic range of the distortion). When ``ok`` is False, ``u, v`` are finite
@@ -129,9 +131,9 @@ def project_brown_conrady(intr: Intr, x: float, y: float, z: float) -> tuple[flo
     """
     p = I_P0
     front = z > 0.0
-    zs = z if front else 1.0
-    a = x / zs
-    b = y / zs
+    iz = 1.0 / (z if front else 1.0)  # one division per point
+    a = x * iz
+    b = y * iz
     r2 = a * a + b * b
     ok = front & (r2 < intr[I_MAX_R2])
     a = a if ok else 0.0

@@ -5,6 +5,11 @@ function that calls another plain function (``project_kannala_brandt`` -> ``fast
 compiles when the callee it sees is itself compiled. :func:`retarget` rebuilds every function of
 the group over one shared namespace in which each name is bound to its compiled version, so the
 math is written once and compiled for each target (no numba import here).
+
+With ``real=numpy.float32`` every float constant the functions see (literals in their bodies and
+module-level float globals) is retyped to that type, so the same source also compiles to single
+precision: numba types a ``numpy.float32`` constant as float32, and float32 arithmetic with float32
+operands stays float32 (a Python ``1.0`` would promote the whole expression to float64).
 """
 
 from __future__ import annotations
@@ -16,8 +21,16 @@ from typing import Any
 __all__ = ["retarget"]
 
 
+def _retype(value: Any, real: Callable[[float], Any]) -> Any:
+    """``real(value)`` for a Python float (not bool/int), else ``value`` unchanged."""
+    return real(value) if type(value) is float else value
+
+
 def retarget(
-    functions: Iterable[Callable[..., Any]], wrap: Callable[[Callable[..., Any]], Any]
+    functions: Iterable[Callable[..., Any]],
+    wrap: Callable[[Callable[..., Any]], Any],
+    *,
+    real: Callable[[float], Any] | None = None,
 ) -> dict[str, Any]:
     """Return ``{name: wrap(f)}`` for ``functions``, with calls between them rebound.
 
@@ -30,6 +43,9 @@ def retarget(
         Target decorator, e.g. ``numba.njit(inline="always")`` or
         ``numba.cuda.jit(device=True, inline=True)``. It must compile lazily (both do), because
         names are rebound after all functions are wrapped.
+    real : callable, optional
+        Scalar type for every float constant (e.g. ``numpy.float32``); None keeps Python floats
+        (float64). Arguments keep their own types: pass float32 data to compute in float32.
 
     Returns
     -------
@@ -39,9 +55,14 @@ def retarget(
     namespace: dict[str, Any] = {}
     for f in funcs:
         namespace.update({k: v for k, v in f.__globals__.items() if k not in namespace})
+    if real is not None:
+        namespace.update({k: _retype(v, real) for k, v in namespace.items()})
     out: dict[str, Any] = {}
     for f in funcs:
-        clone = types.FunctionType(f.__code__, namespace, f.__name__, f.__defaults__, f.__closure__)
+        code = f.__code__
+        if real is not None:
+            code = code.replace(co_consts=tuple(_retype(c, real) for c in code.co_consts))
+        clone = types.FunctionType(code, namespace, f.__name__, f.__defaults__, f.__closure__)
         clone.__qualname__ = f.__qualname__
         clone.__module__ = f.__module__
         clone.__doc__ = f.__doc__

@@ -1,4 +1,4 @@
-"""Helpers of the service tests: a webhook receiver and a real uvicorn server in a subprocess."""
+"""Helpers of the service tests: a webhook receiver, a real uvicorn server in a subprocess, job polling."""
 
 from __future__ import annotations
 
@@ -16,10 +16,23 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from fastapi.testclient import TestClient
 
 from api.webhooks import verify
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+def wait_job(client: TestClient, job_id: str, headers: dict[str, str], timeout_s: float = 20.0) -> dict:
+    """Poll a job until it reaches a terminal state (its public JSON); AssertionError on timeout."""
+    deadline = time.monotonic() + timeout_s
+    job: dict = {}
+    while time.monotonic() < deadline:
+        job = client.get(f"/v1/jobs/{job_id}", headers=headers).json()
+        if job["state"] in ("succeeded", "failed", "cancelled"):
+            return job
+        time.sleep(0.02)
+    raise AssertionError(f"job {job_id} did not finish: {job}")
 
 
 @dataclass(frozen=True)
@@ -125,6 +138,8 @@ class ServerProcess:
             str(self.port),
             "--data-root",
             str(self.data_root),
+            "--processes",
+            "1",  # one process: SIGKILL of the PID is a crash of the whole server
         ]
         self.data_root.mkdir(parents=True, exist_ok=True)
         self.log_path = self.data_root.parent / f"server-{self.port}.log"

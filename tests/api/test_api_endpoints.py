@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from api_helpers import TenantKey, WebhookReceiver
+from api_helpers import TenantKey, WebhookReceiver, wait_job
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -22,16 +22,6 @@ KEYFRAMES = {
     "sizes": [[4.5, 1.9, 1.6]] * 3,
     "yaws": [0.0, 0.2, 0.3],
 }
-
-
-def wait_job(client: TestClient, job_id: str, headers: dict[str, str], timeout_s: float = 20.0) -> dict:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        job = client.get(f"/v1/jobs/{job_id}", headers=headers).json()
-        if job["state"] in ("succeeded", "failed", "cancelled"):
-            return job
-        time.sleep(0.02)
-    raise AssertionError(f"job {job_id} did not finish: {job}")
 
 
 def test_health_and_ready(client: TestClient, settings, app: FastAPI) -> None:

@@ -76,7 +76,9 @@ def test_cuda_simulator_matches_cpu_for_every_model() -> None:
     for name in ("u", "v", "depth"):
         x, y = getattr(a, name), getattr(b, name)
         np.testing.assert_allclose(y[a.valid], x[a.valid], rtol=1e-5, atol=1e-5)
-    np.testing.assert_array_equal(a.depth_image, b.depth_image)
+    # float32 math: the simulator runs the device functions in Python (partly float64), so depths
+    # may differ in the last bit; the same pixels must be hit
+    np.testing.assert_allclose(b.depth_image, a.depth_image, rtol=1e-5, atol=0)
 
 
 def test_project_points_cuda_backend(backend: str) -> None:

@@ -23,9 +23,12 @@ SCRIPT = textwrap.dedent(
     f32, f64, i32, i64, b1 = numba.float32, numba.float64, numba.int32, numba.int64, numba.boolean
     A = lambda t, n: numba.types.Array(t, n, "C")
     for mid in cm.MODEL_IDS:
-        sig = (A(f32, 2), A(f64, 2), A(f64, 2), A(i64, 1), A(f32, 2), A(f32, 2), A(f32, 2), A(b1, 2))
-        ptx, _ = cuda.compile_ptx(k.project_kernel(mid).py_func, sig, cc=(9, 0))
-        assert ".target sm_90" in ptx, mid
+        for prec, real in (("float32", f32), ("float64", f64)):
+            sig = (A(f32, 2), A(real, 2), A(real, 2), A(i64, 1), A(f32, 2), A(f32, 2), A(f32, 2), A(b1, 2))
+            ptx, _ = cuda.compile_ptx(k.project_kernel(mid, prec).py_func, sig, cc=(9, 0))
+            assert ".target sm_90" in ptx, mid
+            if prec == "float32":  # single precision end to end: no double arithmetic in the kernel
+                assert ".f64" not in ptx, (mid, [l for l in ptx.splitlines() if ".f64" in l][:5])
     sig = (A(f32, 2), A(i32, 1), A(i32, 1), i64, A(i64, 1), A(f64, 2), A(i64, 1), A(f64, 2), A(f64, 2),
            b1, A(f64, 1), A(f32, 2))
     ptx, _ = cuda.compile_ptx(k.deskew.py_func, sig, cc=(9, 0))
