@@ -25,6 +25,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,39 @@ def _server_cpu_s(pid: int) -> list[float]:
     children = Path(f"/proc/{pid}/task/{pid}/children")
     kids = [int(c) for c in children.read_text().split()] if children.exists() else []
     return [_cpu_s(pid), *(_cpu_s(k) for k in kids)]
+
+
+def _cpu_times() -> np.ndarray:
+    """Machine-wide CPU time so far [s]: user+nice, system+irq+softirq, idle+iowait, steal."""
+    f = np.array(Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9], dtype=np.float64)
+    busy_user, busy_sys = f[0] + f[1], f[2] + f[5] + f[6]
+    return np.array([busy_user, busy_sys, f[3] + f[4], f[7]]) / os.sysconf("SC_CLK_TCK")
+
+
+def _server_pids(pid: int) -> list[int]:
+    """The server process and its worker processes (in that order)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    return [pid, *(int(c) for c in children.read_text().split())] if children.exists() else [pid]
+
+
+def _connections_per_process(pids: list[int], port: int) -> list[int]:
+    """Established client connections to ``port`` held by each of ``pids`` (Linux ``/proc``)."""
+    inodes = set()
+    for row in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        f = row.split()
+        if int(f[1].rsplit(":", 1)[1], 16) == port and f[3] == "01":  # local port, ESTABLISHED
+            inodes.add(f[9])
+    counts = []
+    for pid in pids:
+        n = 0
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            try:
+                link = os.readlink(fd)
+            except OSError:
+                continue
+            n += link.startswith("socket:[") and link[8:-1] in inodes
+        counts.append(n)
+    return counts
 
 
 def _payloads(log_id: str, sim: Path) -> dict[str, dict[str, Any]]:
@@ -230,13 +264,25 @@ def main() -> None:
                 r = httpx.post(f"{base}/v1/{name}", json=payloads[name], headers=headers, timeout=300)
                 r.raise_for_status()
             load0 = os.getloadavg()[0]
-            cpu0, own0 = _server_cpu_s(proc.pid), time.process_time()
+            cpu0, own0, machine0 = _server_cpu_s(proc.pid), time.process_time(), _cpu_times()
             path = f"/v1/{name}"
+            spread: list[int] = []
+            sampler = threading.Timer(
+                min(1.0, args.seconds / 2),
+                lambda out=spread: out.extend(_connections_per_process(_server_pids(proc.pid), port)),
+            )
+            sampler.start()
             res = asyncio.run(
                 _load(port, path, headers, payloads[name], args.clients, args.seconds, args.rate)
             )
             used = [b - a for a, b in zip(cpu0, _server_cpu_s(proc.pid), strict=False)]
             res["server_cpu_ms_per_req"] = sum(used) * 1e3 / max(res["requests"], 1)
+            sampler.join()
+            machine = _cpu_times() - machine0
+            res["machine_cpu_share"] = dict(
+                zip(("user", "system", "idle", "steal"), np.round(machine / machine.sum(), 3).tolist(), strict=True)
+            )
+            res["connections_per_process"] = spread
             res["server_cpu_share"] = [round(u / max(sum(used), 1e-9), 3) for u in used]
             res["client_cpu_ms_per_req"] = (time.process_time() - own0) * 1e3 / max(res["requests"], 1)
             res["load_avg_1min"] = [round(load0, 2), round(os.getloadavg()[0], 2)]
@@ -245,7 +291,9 @@ def main() -> None:
                 f"{name:12s} clients={args.clients} {res['req_per_s']:8.1f} req/s  "
                 f"p50 {res['p50_ms']:6.2f} ms  p99 {res['p99_ms']:6.2f} ms  max {res['max_ms']:7.2f} ms  "
                 f"errors {res['error_rate']:.3%}  cpu/req server {res['server_cpu_ms_per_req']:.2f} ms "
-                f"client {res['client_cpu_ms_per_req']:.2f} ms  load {load0:.2f}->{os.getloadavg()[0]:.2f}"
+                f"client {res['client_cpu_ms_per_req']:.2f} ms  load {load0:.2f}->{os.getloadavg()[0]:.2f}  "
+                f"conns/process {spread} cpu share {res['server_cpu_share']}  "
+                f"machine {res['machine_cpu_share']}"
             )
     finally:
         os.kill(proc.pid, signal.SIGTERM)
