@@ -76,7 +76,8 @@ def serve(
     processes : int, optional
         uvicorn worker processes sharing the port and the store (more throughput on more cores; each
         runs its own job threads and webhook sender, coordinated through the store's leases);
-        :func:`default_processes` when omitted.
+        :func:`default_processes` when omitted. With more than one, the parent accepts and hands the
+        connections to the workers in turn (:func:`api.balance.serve_balanced`).
     """
     import uvicorn
 
@@ -97,16 +98,9 @@ def serve(
             FUSIONLABEL_DATA_ROOT=str(settings.data_root),
             FUSIONLABEL_JOBS__WORKERS=str(settings.jobs.workers),
         )
-        uvicorn.run(
-            "api.main:create_app",
-            factory=True,
-            host=settings.host,
-            port=settings.port,
-            workers=processes,
-            log_level=log_level,
-            access_log=False,
-            timeout_graceful_shutdown=10,
-        )
+        from api.balance import serve_balanced  # one acceptor: connections spread evenly
+
+        serve_balanced(settings.host, settings.port, processes, log_level, graceful_s=10.0)
         return
     uvicorn.run(
         create_app(settings),

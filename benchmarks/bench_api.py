@@ -7,7 +7,9 @@ concurrent clients (asyncio + one raw keep-alive HTTP/1.1 connection each), each
 request when the previous answer arrives, for ``--seconds`` (``--rate``: paced instead, an open loop
 of that many requests per second per client). Reports req/s, p50/p99/max latency, the error rate (any
 non-2xx or transport error), server and client CPU per request and the load average before and after,
-prints a table and writes JSON.
+how many connections each server process holds (sampled after 1 s) with its CPU share, and the
+machine's CPU split (user/system/idle/steal, and the cores taken by other jobs), prints a table and
+writes JSON.
 
 Usage: ``python -m benchmarks.bench_api --clients 16 --seconds 10 --out benchmarks/results/api.json``
 """
@@ -280,8 +282,16 @@ def main() -> None:
             sampler.join()
             machine = _cpu_times() - machine0
             res["machine_cpu_share"] = dict(
-                zip(("user", "system", "idle", "steal"), np.round(machine / machine.sum(), 3).tolist(), strict=True)
+                zip(
+                    ("user", "system", "idle", "steal"),
+                    np.round(machine / machine.sum(), 3).tolist(),
+                    strict=True,
+                )
             )
+            # CPU the machine spent on anything but this server and this client (other jobs), in cores
+            own_s = time.process_time() - own0
+            wall = res["requests"] / max(res["req_per_s"], 1e-9)
+            res["other_cpu_cores"] = round(max(0.0, (machine[0] + machine[1] - sum(used) - own_s) / wall), 2)
             res["connections_per_process"] = spread
             res["server_cpu_share"] = [round(u / max(sum(used), 1e-9), 3) for u in used]
             res["client_cpu_ms_per_req"] = (time.process_time() - own0) * 1e3 / max(res["requests"], 1)
@@ -293,7 +303,7 @@ def main() -> None:
                 f"errors {res['error_rate']:.3%}  cpu/req server {res['server_cpu_ms_per_req']:.2f} ms "
                 f"client {res['client_cpu_ms_per_req']:.2f} ms  load {load0:.2f}->{os.getloadavg()[0]:.2f}  "
                 f"conns/process {spread} cpu share {res['server_cpu_share']}  "
-                f"machine {res['machine_cpu_share']}"
+                f"machine {res['machine_cpu_share']} other jobs {res['other_cpu_cores']} cores"
             )
     finally:
         os.kill(proc.pid, signal.SIGTERM)

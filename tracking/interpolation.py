@@ -102,11 +102,12 @@ def hermite_tangents(times_s: F64, points: F64) -> F64:
 
 def _aligned(q: F64) -> F64:
     """Flip quaternion signs so consecutive rows have non-negative dot products (same rotations)."""
-    out = q.copy()
-    for i in range(1, out.shape[0]):
-        if np.dot(out[i - 1], out[i]) < 0.0:
-            out[i] = -out[i]
-    return out
+    # Row i flips when its dot with the (already aligned) row i-1 is negative: the sign of row i is the
+    # product of the signs of the original consecutive dots up to i (negation is exact, so bit-equal
+    # to flipping row by row).
+    dots = np.einsum("ij,ij->i", q[:-1], q[1:])
+    signs = np.cumprod(np.concatenate([[1.0], np.where(dots < 0.0, -1.0, 1.0)]))
+    return np.asarray(q * signs[:, None])
 
 
 def _check_range(t: I64, lo: int, hi: int, policy: OutOfRange) -> None:
@@ -243,11 +244,21 @@ def interpolate(
     for dst, src in ((centers, kf.centers), (sizes, kf.sizes), (rot, kf.rotations_wxyz), (conf, kconf)):
         dst[held] = src[hit[held]]
     exact = held & (tq == t)
-    world = CuboidPath(t, centers, sizes, rot, np.clip(conf, 0.0, 1.0), PoseFrame.WORLD)
+    # The inputs were validated once; the samples are valid by construction (times checked above,
+    # sizes interpolate positive ones, slerp keeps unit quaternions: renormalised as CuboidPath does).
+    norm = np.linalg.norm(rot, axis=1, keepdims=True)
+    rot = np.where(np.abs(norm - 1.0) > 1e-15, rot / norm, rot)
+    conf = np.clip(conf, np.float32(0.0), np.float32(1.0))
+    for name, arr in (("centers", centers), ("sizes", sizes)):
+        if not np.isfinite(arr).all():  # only keyframe values near the float64 limit overflow
+            row = int(np.argmax(~np.isfinite(arr).all(axis=1)))
+            raise InvalidInputError(f"interpolated {name} overflowed at timestamps_us {int(t[row])}")
+    world = CuboidPath._trusted(t.copy(), centers, sizes, rot, conf, PoseFrame.WORLD)
     out = to_frame(world, out_frame, world_from_ego)
     if out_frame is PoseFrame.WORLD or keyframes.frame is not out_frame or not exact.any():
         return out
     c, r = out.centers.copy(), out.rotations_wxyz.copy()
     c[exact] = keyframes.centers[hit[exact]]
     r[exact] = keyframes.rotations_wxyz[hit[exact]]
-    return CuboidPath(t, c, out.sizes, r, out.confidence, out_frame)
+    out_conf = np.asarray(out.confidence, dtype=np.float32)  # never None after construction
+    return CuboidPath._trusted(out.timestamps_us, c, out.sizes, r, out_conf, out_frame)

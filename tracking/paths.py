@@ -107,6 +107,36 @@ class CuboidPath:
         ):
             object.__setattr__(self, name, _readonly(arr))
 
+    @classmethod
+    def _trusted(
+        cls,
+        timestamps_us: I64,
+        centers: F64,
+        sizes: F64,
+        rotations_wxyz: F64,
+        confidence: F32,
+        frame: PoseFrame,
+    ) -> CuboidPath:
+        """Internal: wrap arrays that are valid by construction (no checks; the caller guarantees them).
+
+        For outputs computed inside ``tracking`` from already validated paths (e.g. the interpolator's
+        samples): int64 strictly increasing times, (K, 3) float64 centres and positive sizes, (K, 4)
+        float64 unit quaternions renormalised as in ``__post_init__``, (K,) float32 confidence in [0, 1].
+        The arrays are taken over (made read-only in place), not copied.
+        """
+        self = object.__new__(cls)
+        for name, arr in (
+            ("timestamps_us", timestamps_us),
+            ("centers", centers),
+            ("sizes", sizes),
+            ("rotations_wxyz", rotations_wxyz),
+            ("confidence", confidence),
+        ):
+            arr.flags.writeable = False
+            object.__setattr__(self, name, arr)
+        object.__setattr__(self, "frame", frame)
+        return self
+
     def __len__(self) -> int:
         return int(self.timestamps_us.size)
 

@@ -1,6 +1,7 @@
 """Cuboid proposals for pre-labeling: the model-free geometric step and pluggable detectors."""
 
-from engine.proposals.config import ClusterConfig, FitConfig, GroundConfig, ProposalConfig
+from engine.proposals.classify import refine_classes
+from engine.proposals.config import ClassRuleConfig, ClusterConfig, FitConfig, GroundConfig, ProposalConfig
 from engine.proposals.detectors import Detector, TorchScriptDetector
 from engine.proposals.geometric import GeometricDetector, HeadingHook, propose
 from engine.proposals.imported import ImportedDetections
@@ -9,6 +10,7 @@ from engine.proposals.stream import propose_log
 from engine.proposals.types import ProposalSet
 
 __all__ = [
+    "ClassRuleConfig",
     "ClusterConfig",
     "Detector",
     "FitConfig",
@@ -25,4 +27,5 @@ __all__ = [
     "priors_array",
     "propose",
     "propose_log",
+    "refine_classes",
 ]

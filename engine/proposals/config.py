@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-__all__ = ["ClusterConfig", "FitConfig", "GroundConfig", "ProposalConfig"]
+__all__ = ["ClassRuleConfig", "ClusterConfig", "FitConfig", "GroundConfig", "ProposalConfig"]
 
 
 class _Stage(BaseModel):
@@ -51,6 +51,28 @@ class FitConfig(_Stage):
     )
 
 
+class ClassRuleConfig(_Stage):
+    """Shape checks of small-object class guesses (see :func:`engine.proposals.classify.refine_classes`)."""
+
+    enabled: bool = True
+    pedestrian_top_m: tuple[float, float] = Field(
+        default=(1.0, 2.1), description="allowed highest point above ground of a pedestrian/cyclist [m]"
+    )
+    pedestrian_max_side_m: float = Field(default=0.8, gt=0, description="largest raw footprint side [m]")
+    min_vertical_fill: float = Field(
+        default=0.7, ge=0, le=1, description="points must span this fraction of the top height"
+    )
+    pole_max_side_m: float = Field(
+        default=0.25, ge=0, description="clusters with both raw footprint sides below are poles [m]"
+    )
+    panel_min_side_m: float = Field(
+        default=0.12, ge=0, description="clusters thinner than this on one side are walls/signs [m]"
+    )
+    fragment_gap_m: float = Field(
+        default=0.5, ge=0, description="small boxes centred this close to a vehicle box are fragments [m]"
+    )
+
+
 class ProposalConfig(_Stage):
     """The whole model-free proposal step: ground -> clusters -> fit -> prior filter -> NMS."""
 
@@ -60,6 +82,7 @@ class ProposalConfig(_Stage):
     ground: GroundConfig = GroundConfig()
     cluster: ClusterConfig = ClusterConfig()
     fit: FitConfig = FitConfig()
+    classes: ClassRuleConfig = ClassRuleConfig()
     keep_unknown: bool = Field(default=False, description="keep boxes no class prior admits (class id -1)")
     min_score: float = Field(default=0.05, ge=0, le=1)
     nms_iou: float = Field(

@@ -1,4 +1,4 @@
-"""The model-free proposal step: ground removal -> clustering -> cuboid fit -> size-prior filter -> NMS.
+"""The model-free proposal step: ground removal -> clustering -> cuboid fit -> class rules -> filter -> NMS.
 
 Every stage is a kernel of :mod:`kernels.geometry` (CPU or CUDA from one source); this module wires
 them with one :class:`~engine.proposals.config.ProposalConfig`.
@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from engine.proposals.classify import refine_classes
 from engine.proposals.config import ProposalConfig
 from engine.proposals.priors import SizePrior, load_size_priors, priors_array
 from engine.proposals.types import ProposalSet
@@ -119,6 +120,17 @@ def propose(
         backend=cfg.backend,
     )
     boxes, class_id, score = fitted.boxes, fitted.class_id, fitted.score
+    # 3b. shape rules: fragments, poles and blobs sized like a pedestrian/cyclist become unknown
+    class_id = refine_classes(
+        pts,
+        np.asarray(ground.height, np.float32),
+        np.asarray(clusters.labels, np.int32),
+        np.asarray(boxes, np.float32),
+        np.asarray(class_id, np.int32),
+        np.asarray(fitted.cluster, np.int64),
+        classes,
+        cfg.classes,
+    )
     # 4. size-prior filter
     ok = score >= cfg.min_score
     if not cfg.keep_unknown:

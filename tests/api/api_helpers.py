@@ -112,8 +112,9 @@ def free_port() -> int:
 class ServerProcess:
     """``python -m api.cli serve`` on 127.0.0.1 at a free port; stopped (or killed) by its PID."""
 
-    def __init__(self, data_root: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(self, data_root: Path, env: dict[str, str] | None = None, processes: int = 1) -> None:
         self.data_root = data_root
+        self.processes = processes
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {
@@ -139,7 +140,7 @@ class ServerProcess:
             "--data-root",
             str(self.data_root),
             "--processes",
-            "1",  # one process: SIGKILL of the PID is a crash of the whole server
+            str(self.processes),  # 1 by default: SIGKILL of the PID is a crash of the whole server
         ]
         self.data_root.mkdir(parents=True, exist_ok=True)
         self.log_path = self.data_root.parent / f"server-{self.port}.log"

@@ -54,7 +54,7 @@ def synthetic_sweep(seed=0):
     rng = np.random.default_rng(seed)
     ground = np.column_stack([rng.uniform(-30, 30, (6000, 2)), rng.normal(0, 0.02, 6000)])
     cars = [car_points(rng, (10.0, 4.0), 0.2), car_points(rng, (-8.0, -6.0), 1.4)]
-    ped = np.column_stack([rng.normal(5.0, 0.15, (80, 2)) * [1, 0] + [0, -9.0], rng.uniform(0.3, 1.7, 80)])
+    ped = np.column_stack([rng.normal((5.0, -9.0), 0.1, (80, 2)), rng.uniform(0.3, 1.7, 80)])
     return np.vstack([ground, *cars, ped]).astype(np.float32)
 
 

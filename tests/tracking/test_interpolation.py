@@ -285,3 +285,31 @@ def test_properties(seed: int, k: int, n: int, method: PositionMethod) -> None:
         sep = _angle(kf.rotations_wxyz[i], kf.rotations_wxyz[i + 1])
         assert np.all(_angle(out.rotations_wxyz, kf.rotations_wxyz[i]) <= sep + 1e-9)
         assert np.all(_angle(out.rotations_wxyz, kf.rotations_wxyz[i + 1]) <= sep + 1e-9)
+
+
+@pytest.mark.parametrize("frame", [PoseFrame.WORLD, PoseFrame.EGO])
+def test_unchecked_output_is_a_valid_read_only_path(frame: PoseFrame) -> None:
+    """The interpolator builds its result without re-validation: it must still pass every check."""
+    rng = np.random.default_rng(11)
+    kf = _random_path(rng, 9)
+    ego = Trajectory(kf.timestamps_us, rng.normal(size=(9, 3)), np.tile([1.0, 0, 0, 0], (9, 1)))
+    kf = to_ego(kf, ego) if frame is PoseFrame.EGO else kf
+    query = np.linspace(kf.timestamps_us[0], kf.timestamps_us[-1], 40).astype(np.int64)
+    query = np.unique(np.concatenate([query, kf.timestamps_us[::2]]))
+    out = interpolate(kf, query, world_from_ego=ego)
+    assert query.flags.writeable  # the caller's array is copied, not frozen
+    checked = CuboidPath(out.timestamps_us, out.centers, out.sizes, out.rotations_wxyz, out.confidence, frame)
+    for name in ("timestamps_us", "centers", "sizes", "rotations_wxyz", "confidence"):
+        arr = getattr(out, name)
+        assert not arr.flags.writeable, name
+        np.testing.assert_array_equal(arr, getattr(checked, name), err_msg=name)
+        assert arr.dtype == getattr(checked, name).dtype, name
+    assert out.frame is frame
+
+
+def test_overflowing_keyframes_raise() -> None:
+    kf = CuboidPath.from_boxes(
+        [0, S, 2 * S], [[-1.7e308, 0, 0, 4, 2, 1, 0], [1.7e308, 0, 0, 4, 2, 1, 0], [0, 0, 0, 4, 2, 1, 0]]
+    )
+    with np.errstate(over="ignore"), pytest.raises(InvalidInputError, match="centers overflowed"):
+        interpolate(kf, [S // 3, S // 2], method=PositionMethod.LINEAR)
