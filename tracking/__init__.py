@@ -16,6 +16,7 @@ from tracking.radar import RadarPoints
 from tracking.smoothing import SmoothedTrack, SmoothingConfig
 from tracking.snap import SnapConfig, SnapReference, SnapResult, snap_to_points
 from tracking.snap_faces import FaceSnapConfig, snap_to_faces
+from tracking.snap_motion import MotionSnapConfig, Registration, register_points, snap_by_motion
 from tracking.stitching import StitchConfig
 from tracking.tracker import Detections, FrameTracks, OnlineTracker, TrackerConfig
 
@@ -31,10 +32,12 @@ __all__ = [
     "KeyframeTolerance",
     "LifecycleConfig",
     "MotionModel",
+    "MotionSnapConfig",
     "OfflineConfig",
     "OnlineTracker",
     "RadarPoints",
     "RefinedTrack",
+    "Registration",
     "SmoothedTrack",
     "SmoothingConfig",
     "TrackState",
@@ -52,6 +55,8 @@ __all__ = [
     "keyframe_indices",
     "keyframes_from_path",
     "refine_offline",
+    "register_points",
+    "snap_by_motion",
     "snap_to_faces",
     "snap_to_points",
     "to_ego",
