@@ -13,7 +13,7 @@ same label as the CPU union-find.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numba import cuda
@@ -24,6 +24,9 @@ from kernels._math import ground as _ground_math
 from kernels._math.retarget import retarget
 from kernels.cuda import launch_config
 from kernels.device import simulator_enabled
+
+if TYPE_CHECKING:
+    from kernels.geometry import Clustering, FittedBoxes, GroundSegmentation
 
 __all__ = [
     "run_cluster",
@@ -178,7 +181,7 @@ def gather_labels(point_voxel, parent, compact, labels):  # type: ignore[no-unty
 
 
 @cuda.jit
-def fit_clusters(
+def fit_clusters(  # type: ignore[no-untyped-def]
     points, ground_z, order, offsets, selected, params, priors, mode, velocity, boxes, class_id, score
 ):  # type: ignore[no-untyped-def]  # noqa: E501  # pragma: no cover
     """One cuboid per selected cluster, one thread each (see :func:`kernels.cpu_geometry.fit_clusters`)."""
@@ -244,7 +247,7 @@ def _cumsum(view: Any) -> Any:
 
 def run_ground(
     pl: Any, pts: Any, half: float, inv_cell: float, nc: int, side: float, diag: float, iters: int, thr: float
-) -> Any:  # noqa: E501
+) -> GroundSegmentation:  # noqa: E501
     """Ground segmentation on the device (see :func:`kernels.geometry.segment_ground`)."""
     from kernels.geometry import GroundSegmentation
 
@@ -266,7 +269,7 @@ def run_ground(
     return GroundSegmentation(pl.result(ground_owner), pl.result(height_owner))
 
 
-def run_cluster(pl: Any, pts: Any, msk: Any, origin: Any, inv_size: Any, dims: Any, reach: int) -> Any:
+def run_cluster(pl: Any, pts: Any, msk: Any, origin: Any, inv_size: Any, dims: Any, reach: int) -> Clustering:
     """Voxel clustering on the device (see :func:`kernels.geometry.cluster_points`)."""
     from kernels.geometry import Clustering
 
@@ -339,7 +342,7 @@ def _count_labels(labels, counts):  # type: ignore[no-untyped-def]  # pragma: no
 
 def run_fit(
     pl: Any, pts: Any, lab: Any, gz: Any, k: int, minp: int, params: Any, pri: Any, mode: int, vel: Any
-) -> Any:  # noqa: E501
+) -> FittedBoxes:  # noqa: E501
     """Cuboid fitting on the device, one thread per cluster (see :func:`kernels.geometry.fit_boxes`)."""
     from kernels.geometry import FittedBoxes
 

@@ -55,7 +55,7 @@ def simulator_enabled() -> bool:
     try:
         from numba.core import config
 
-        return bool(config.ENABLE_CUDASIM)
+        return bool(config.ENABLE_CUDASIM)  # type: ignore[attr-defined]
     except Exception:  # noqa: BLE001 - never raise from detection
         return os.environ.get("NUMBA_ENABLE_CUDASIM", "0") == "1"
 

@@ -96,7 +96,7 @@ class Placement:
             return _device_view(name, value, dtype, shape)
         arr = as_array(name, value, dtype, shape)
         if self.backend is Backend.CUDA:
-            from kernels.cuda import cuda
+            from numba import cuda
 
             return cuda.to_device(arr)
         return arr
@@ -104,7 +104,7 @@ class Placement:
     def small(self, value: npt.NDArray[Any]) -> Any:
         """A small host parameter array (transforms, intrinsics) ready for the kernel."""
         if self.backend is Backend.CUDA:
-            from kernels.cuda import cuda
+            from numba import cuda
 
             return cuda.to_device(np.ascontiguousarray(value))
         return value
@@ -117,7 +117,7 @@ class Placement:
         if self.backend is Backend.CPU:
             arr = np.empty(shape, dt) if fill is None else np.full(shape, fill, dt)
             return arr, arr
-        from kernels.cuda import cuda
+        from numba import cuda
 
         if not self.on_device:
             host = np.empty(shape, dt) if fill is None else np.full(shape, fill, dt)
@@ -183,7 +183,9 @@ def place(backend: str | Backend, data: dict[str, Any]) -> Placement:
 
 def _device_view(name: str, value: Any, dtype: npt.DTypeLike, shape: Sequence[int | None]) -> Any:
     """Check a device array against dtype/shape/contiguity/finiteness and return a numba view."""
-    from kernels.cuda import count_nonfinite, cuda, launch_config
+    from numba import cuda
+
+    from kernels.cuda import count_nonfinite, launch_config
 
     iface = cuda_interface(value)
     if iface is None:

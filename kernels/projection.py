@@ -341,7 +341,7 @@ def project_points(
 
         return torch.stack((res.u[0], res.v[0]), dim=1), res.depth[0], res.valid[0]
     if _library_of(res.u) == "numba":  # plain numba device arrays: interleave on the host
-        from kernels.cuda import cuda
+        from numba import cuda
 
         uv_host = np.stack((res.u.copy_to_host()[0], res.v.copy_to_host()[0]), axis=1)
         return cuda.to_device(uv_host), res.depth[0], res.valid[0]

@@ -295,7 +295,7 @@ def _edges(
     n = var.size
     edges = {(i, j) for i in range(n) for j in range(i + 1, min(i + cfg.max_lag, n - 1) + 1)}
     if cfg.keyframe_edges and kf_pos.size:
-        for i in np.flatnonzero(var >= 0):
+        for i in np.flatnonzero(var >= 0).tolist():
             b = int(np.searchsorted(kf_pos, i))
             if b > 0:
                 edges.add((int(kf_pos[b - 1]), int(i)))
@@ -314,7 +314,7 @@ def _gap_basis(times: F64, var: npt.NDArray[np.int64], kf_pos: npt.NDArray[np.in
     gaps = np.searchsorted(kf_pos, np.flatnonzero(var >= 0))  # gap index of each unknown
     n_gaps = kf_pos.size + 1
     out = np.zeros((3 * nv, 3 * terms * n_gaps))
-    for i in np.flatnonzero(var >= 0):
+    for i in np.flatnonzero(var >= 0).tolist():
         g = int(gaps[var[i]])
         lo = times[kf_pos[g - 1]] if g > 0 else times[0] - 1.0
         hi = times[kf_pos[g]] if g < kf_pos.size else times[-1] + 1.0
@@ -426,7 +426,7 @@ def snap_by_motion(
             for rb, ab in blocks:
                 normal[ra : ra + 3, rb : rb + 3] += aa.T @ lam @ ab
     sig_p, sig_y = _prior_std(kt, kf, times, cfg)
-    for i in np.flatnonzero(var >= 0):
+    for i in np.flatnonzero(var >= 0).tolist():
         r = 3 * int(var[i])
         normal[r : r + 3, r : r + 3] += np.diag([sig_p[i] ** -2, sig_p[i] ** -2, sig_y[i] ** -2])
     if nv and cfg.smooth_terms > 0:
@@ -477,7 +477,7 @@ def snap_by_motion(
         shift[row], dyaw[row] = float(np.hypot(u[0], u[1])), float(u[2])
     out_q[snapped] /= np.linalg.norm(out_q[snapped], axis=1, keepdims=True)
     # Rows at a keyframe's time are the keyframe.
-    for row in np.flatnonzero(is_kf_time):
+    for row in np.flatnonzero(is_kf_time).tolist():
         j = int(np.searchsorted(kf.timestamps_us, path.timestamps_us[row]))
         out_c[row], out_q[row] = kf.centers[j], kf.rotations_wxyz[j]
     out = CuboidPath(path.timestamps_us, out_c, path.sizes, out_q, path.confidence, path.frame)

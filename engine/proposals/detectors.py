@@ -72,7 +72,7 @@ class TorchScriptDetector:
         if not classes:
             raise InvalidInputError("classes must name at least one class")
         try:
-            self._module = torch.jit.load(str(p), map_location=device)
+            self._module = torch.jit.load(str(p), map_location=device)  # type: ignore[no-untyped-call]
         except Exception as exc:  # torch raises RuntimeError subclasses with long messages
             raise InvalidInputError(f"cannot load TorchScript module {str(p)!r}: {exc}") from exc
         self._module.eval()
