@@ -20,7 +20,15 @@ from calibration.se3 import quat_wxyz_to_yaw, yaw_to_quat_wxyz
 from kernels.errors import InvalidInputError
 from kernels.validation import as_array, check_sorted, check_unit_quaternions
 
-__all__ = ["Annotations", "AttributePath", "CoordinateFrame", "Cuboid", "CuboidTrack", "Link"]
+__all__ = [
+    "Annotations",
+    "AttributePath",
+    "CoordinateFrame",
+    "Cuboid",
+    "CuboidTrack",
+    "FrameConfidence",
+    "Link",
+]
 
 BOX_FIELDS = ("x", "y", "z", "length", "width", "height", "yaw")
 """Column names of the (M, 7) kernel cuboid layout."""
@@ -142,6 +150,45 @@ class AttributePath:
 
 
 @dataclass(frozen=True, slots=True, eq=False)
+class FrameConfidence:
+    """Per-frame confidence of a track whose keyframes are sparser than its frames (pre-labels).
+
+    A pre-labeled track is estimated at every frame of its span but stored as the few keyframes from
+    which interpolation reproduces it (``tracks.keyframes="sparse"``); its confidence stays per frame
+    here. ``CuboidTrack.confidence`` holds the values at the keyframes.
+
+    Parameters
+    ----------
+    timestamps_us : ndarray of shape (F,), int64
+        Strictly increasing frame times [µs] the track was estimated at (its keyframes among them).
+    values : ndarray of shape (F,), float32
+        Confidence in [0, 1] at each frame.
+    """
+
+    timestamps_us: npt.NDArray[np.int64]
+    values: npt.NDArray[np.float32]
+
+    def __post_init__(self) -> None:
+        t = as_array("FrameConfidence.timestamps_us", self.timestamps_us, np.int64, (None,))
+        if t.size == 0:
+            raise InvalidInputError("FrameConfidence.timestamps_us must hold at least one frame, got 0")
+        check_sorted("FrameConfidence.timestamps_us", t)
+        v = as_array("FrameConfidence.values", self.values, np.float32, (t.size,))
+        if np.any((v < 0) | (v > 1)) or not np.all(np.isfinite(v)):
+            raise InvalidInputError(f"FrameConfidence.values must lie in [0, 1], got {v.tolist()}")
+        object.__setattr__(self, "timestamps_us", _readonly(t))
+        object.__setattr__(self, "values", _readonly(v))
+
+    def __len__(self) -> int:
+        return int(self.timestamps_us.size)
+
+    def at(self, timestamps_us: npt.ArrayLike) -> npt.NDArray[np.float32]:
+        """Confidence at ``timestamps_us``: exact at the frames, linear between, held beyond the ends."""
+        t = np.asarray(timestamps_us, dtype=np.int64)
+        return np.interp(t, self.timestamps_us, self.values).astype(np.float32)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
 class CuboidTrack:
     """One object over time: keyframed cuboids plus class and attributes.
 
@@ -167,6 +214,10 @@ class CuboidTrack:
         Time-varying attributes.
     static_attributes : mapping of str to str
         Attributes constant over the track.
+    frame_confidence : FrameConfidence or None
+        Per-frame confidence when the keyframes are sparser than the frames the track was estimated
+        at (pre-labels with ``tracks.keyframes="sparse"``); None otherwise (``confidence`` is then
+        the whole story).
     """
 
     track_id: str
@@ -179,6 +230,7 @@ class CuboidTrack:
     confidence: npt.NDArray[np.float32] | None = None
     attributes: tuple[AttributePath, ...] = ()
     static_attributes: Mapping[str, str] = field(default_factory=dict)
+    frame_confidence: FrameConfidence | None = None
 
     def __post_init__(self) -> None:
         name = f"CuboidTrack[{self.track_id}]"
@@ -213,6 +265,11 @@ class CuboidTrack:
             object.__setattr__(self, field_name, _readonly(arr))
         object.__setattr__(self, "attributes", tuple(self.attributes))
         object.__setattr__(self, "static_attributes", MappingProxyType(dict(self.static_attributes)))
+        if self.frame_confidence is not None and not isinstance(self.frame_confidence, FrameConfidence):
+            raise InvalidInputError(
+                f"{name}.frame_confidence must be a FrameConfidence or None, "
+                f"got {type(self.frame_confidence).__name__}"
+            )
 
     def __len__(self) -> int:
         return int(self.timestamps_us.size)

@@ -59,8 +59,9 @@ class PrelabelResult:
     Attributes
     ----------
     annotations : Annotations
-        World-frame :class:`~engine.annotations.CuboidTrack` s (a keyframe per frame of each track's
-        span, per-frame confidence, fused attributes when observations were linked) and the links.
+        World-frame :class:`~engine.annotations.CuboidTrack` s (sparse keyframes or one per frame of
+        each track's span, ``tracks.keyframes``; per-frame confidence; fused attributes when
+        observations were linked) and the links.
     frame_times_us : ndarray of shape (F,), int64
         The frames visited [µs].
     proposals : tuple of ProposalSet

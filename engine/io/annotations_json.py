@@ -1,6 +1,10 @@
 """Annotations to and from JSON-safe dicts (the native format's ``annotations.json``).
 
 Floats are written with Python's shortest round-trip repr, so a write/read round trip is bit-exact.
+
+A track with sparse keyframes and per-frame confidence (``CuboidTrack.frame_confidence``) gets an
+optional ``"frame_confidence": {"timestamps_us": [...], "values": [...]}`` entry beside its keyframes;
+tracks without it are written exactly as before, and readers that ignore the key still get the keyframes.
 """
 
 from __future__ import annotations
@@ -11,7 +15,14 @@ from typing import Any
 
 import numpy as np
 
-from engine.annotations import Annotations, AttributePath, CoordinateFrame, CuboidTrack, Link
+from engine.annotations import (
+    Annotations,
+    AttributePath,
+    CoordinateFrame,
+    CuboidTrack,
+    FrameConfidence,
+    Link,
+)
 from kernels.errors import LogFormatError
 
 __all__ = ["annotations_from_dict", "annotations_to_dict", "read_annotations", "write_annotations"]
@@ -29,7 +40,7 @@ def _attribute_to_dict(a: AttributePath) -> dict[str, Any]:
 
 def _track_to_dict(t: CuboidTrack) -> dict[str, Any]:
     assert t.confidence is not None  # filled by CuboidTrack.__post_init__
-    return {
+    out: dict[str, Any] = {
         "track_id": t.track_id,
         "label": t.label,
         "frame": t.frame.value,
@@ -41,6 +52,20 @@ def _track_to_dict(t: CuboidTrack) -> dict[str, Any]:
         "attributes": [_attribute_to_dict(a) for a in t.attributes],
         "static_attributes": dict(t.static_attributes),
     }
+    if t.frame_confidence is not None:
+        out["frame_confidence"] = {
+            "timestamps_us": [int(v) for v in t.frame_confidence.timestamps_us],
+            "values": [float(v) for v in t.frame_confidence.values],
+        }
+    return out
+
+
+def _frame_confidence(d: dict[str, Any] | None) -> FrameConfidence | None:
+    if d is None:
+        return None
+    return FrameConfidence(
+        np.asarray(d["timestamps_us"], dtype=np.int64), np.asarray(d["values"], dtype=np.float32)
+    )
 
 
 def annotations_to_dict(annotations: Annotations) -> dict[str, Any]:
@@ -90,6 +115,7 @@ def annotations_from_dict(data: dict[str, Any]) -> Annotations:
                 for a in t.get("attributes", [])
             ),
             static_attributes=t.get("static_attributes", {}),
+            frame_confidence=_frame_confidence(t.get("frame_confidence")),
         )
         for t in data.get("tracks", [])
     )

@@ -14,6 +14,7 @@ from calibration.se3 import quat_wxyz_to_xyzw, quat_xyzw_to_wxyz
 from engine.annotations import Annotations, CoordinateFrame, CuboidTrack
 from engine.io._sampling import frame_times, world_cuboids
 from engine.log import Log
+from engine.tracks import confidence_at
 from kernels.errors import InvalidInputError
 
 __all__ = ["OutputFormat", "convert", "ego_frame_tracks", "write_log"]
@@ -63,7 +64,7 @@ def ego_frame_tracks(log: Log, period_us: int = 100_000) -> Annotations:
                 centers,
                 path.sizes,
                 quat_xyzw_to_wxyz(rot.as_quat()),
-                path.confidence,
+                confidence_at(track, times[idx]),  # per-frame confidence of sparse keyframes
             )
         )
     return Annotations(tuple(tracks))

@@ -89,6 +89,25 @@ class TracksConfig(_Stage):
     )
     min_hits: int = Field(default=2, ge=1, description="detections confirming an online track")
     max_misses: int = Field(default=5, ge=0, description="frames a confirmed track coasts before it ends")
+    keyframes: Literal["sparse", "every_frame"] = Field(
+        default="sparse",
+        description=(
+            "offline tracks as keyframes: 'sparse': the fewest frames from which interpolation reproduces "
+            "the smoothed path within the keyframe_* tolerances (per-frame confidence kept in "
+            "frame_confidence); 'every_frame': one keyframe per frame. Online tracks always get one per frame"
+        ),
+    )
+    keyframe_center_m: float = Field(
+        default=0.05, gt=0, description="sparse keyframes: largest centre deviation of the interpolation [m]"
+    )
+    keyframe_yaw_rad: float = Field(
+        default=0.0175,
+        gt=0,
+        description="sparse keyframes: largest rotation deviation of the interpolation [rad]",
+    )
+    keyframe_size_m: float = Field(
+        default=0.02, gt=0, description="sparse keyframes: largest length/width/height deviation [m]"
+    )
 
 
 class LinksConfig(_Stage):

@@ -7,9 +7,24 @@ time (yaw-only boxes: the ego's heading is added, its roll and pitch dropped), t
   links, stitching, per-track smoothing) gives one cuboid per frame of each track's span;
 * ``online``: :class:`tracking.OnlineTracker` frame by frame; each reported box is a keyframe.
 
-Every track becomes a :class:`~engine.annotations.CuboidTrack` in the world frame with a keyframe per
-frame and per-frame confidence; its class is the majority class of its detections, named through
+Every track becomes a :class:`~engine.annotations.CuboidTrack` in the world frame with per-frame
+confidence; its class is the majority class of its detections, named through
 ``TracksConfig.label_map`` (``"auto"``: the map of the log's dataset in ``label_maps.yaml``).
+
+Keyframes of offline tracks (``TracksConfig.keyframes``):
+
+* ``"sparse"`` (default): the keyframes of :func:`tracking.refine_offline` (``RefinedTrack.keyframes``,
+  :func:`tracking.keyframe_indices`): the fewest frames of the smoothed path from which
+  :func:`tracking.interpolate` (Hermite centres, slerp rotations) reproduces it at every frame within
+  ``keyframe_center_m`` / ``keyframe_yaw_rad`` / ``keyframe_size_m``; the first and last frame are
+  always keyframes, so the span is unchanged. ``CuboidTrack.confidence`` holds the confidence at the
+  keyframes and ``CuboidTrack.frame_confidence`` the dense per-frame confidence (written by the native
+  JSON and the SFS extension, so it round-trips). Consumers evaluate tracks by interpolation
+  (:func:`engine.tracks.interpolate_track`); validation checks each track at the frames of its
+  ``frame_confidence`` (:func:`engine.tracks.densify_track`).
+* ``"every_frame"``: one keyframe per frame of the span (the smoothed path itself).
+
+Online tracks always get one keyframe per reported frame.
 """
 
 from __future__ import annotations
@@ -32,6 +47,7 @@ from kernels.errors import InvalidInputError
 from tracking import (
     ClassGate,
     Detections,
+    KeyframeTolerance,
     LifecycleConfig,
     OfflineConfig,
     OnlineTracker,
@@ -119,14 +135,22 @@ class TrackStage:
     def _offline(
         self, frames: list[Detections], classes: Sequence[str], tracker: TrackerConfig
     ) -> tuple[CuboidTrack, ...]:
+        cfg = self.config
+        if cfg.keyframes not in ("sparse", "every_frame"):
+            raise InvalidInputError(
+                f"unknown tracks.keyframes {cfg.keyframes!r}; expected 'sparse' or 'every_frame'"
+            )
+        tolerance = KeyframeTolerance(cfg.keyframe_center_m, cfg.keyframe_yaw_rad, cfg.keyframe_size_m)
         refined = refine_offline(
-            frames, OfflineConfig(tracker=tracker, min_detections=self.config.min_detections)
+            frames, OfflineConfig(tracker=tracker, min_detections=cfg.min_detections, keyframes=tolerance)
         )
+        sparse = cfg.keyframes == "sparse"
         return tuple(
             track_from_path(
                 rt.smoothed.path,
                 f"track-{k:04d}",
                 self._label(classes, rt.class_id),
+                keyframes=rt.keyframes if sparse else None,
             )
             for k, rt in enumerate(refined)
         )

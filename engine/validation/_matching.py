@@ -10,9 +10,10 @@ import numpy.typing as npt
 from scipy.optimize import linear_sum_assignment
 
 from engine.annotations import Annotations, CuboidTrack
+from engine.tracks import densify_track
 from kernels import box_iou_3d
 
-__all__ = ["FrameBoxes", "attributes_at", "frame_table", "match"]
+__all__ = ["FrameBoxes", "attributes_at", "densified", "frame_table", "match"]
 
 F64 = npt.NDArray[np.float64]
 
@@ -27,6 +28,16 @@ class FrameBoxes:
     """Keyframe index within that track."""
     boxes: F64
     """(M, 7) kernel-layout boxes, float64, the tracks' frame."""
+
+
+def densified(annotations: Annotations) -> Annotations:
+    """``annotations`` with a keyframe at every frame of each sparse-keyframe track (interpolated).
+
+    Tracks with ``frame_confidence`` go through :func:`engine.tracks.densify_track`; others are unchanged.
+    """
+    if all(t.frame_confidence is None for t in annotations.tracks):
+        return annotations
+    return Annotations(tuple(densify_track(t) for t in annotations.tracks), annotations.links)
 
 
 def frame_table(annotations: Annotations) -> dict[int, FrameBoxes]:

@@ -26,7 +26,7 @@ import numpy.typing as npt
 from scipy.optimize import linear_sum_assignment
 
 from engine.annotations import Annotations, AttributePath, CoordinateFrame, CuboidTrack
-from engine.validation._matching import attributes_at, frame_table, iou_matrix
+from engine.validation._matching import attributes_at, densified, frame_table, iou_matrix
 from engine.validation.estimators import average_quaternions, dawid_skene
 
 __all__ = ["ConsensusItem", "ConsensusResult", "average_quaternions", "consensus", "dawid_skene"]
@@ -164,6 +164,7 @@ def consensus(
     -------
     ConsensusResult
     """
+    sets = {a: densified(s) for a, s in sets.items()}  # sparse-keyframe tracks: one keyframe per frame
     names = sorted(sets, key=lambda a: -(reliability or {}).get(a, 1.0))
     frames = {a: frame_table(sets[a]) for a in names}
     times = sorted({t for a in names for t in frames[a]})

@@ -21,7 +21,7 @@ from scipy.optimize import linear_sum_assignment
 
 from calibration.units import wrap_angle
 from engine.annotations import Annotations
-from engine.validation._matching import attributes_at, frame_table, match
+from engine.validation._matching import attributes_at, densified, frame_table, match
 
 __all__ = ["ErrorStats", "GoldenScore", "GoldenThresholds", "score", "scorecard"]
 
@@ -119,7 +119,8 @@ def score(
     ----------
     submitted, golden : Annotations
         Cuboid tracks; a submitted box counts at a golden keyframe time only if the submitted track has
-        a keyframe at that exact time.
+        a keyframe at that exact time (a sparse-keyframe track with ``frame_confidence``, e.g. a
+        pre-label, has one at each of its frames: :func:`~engine.validation._matching.densified`).
     annotator : str
         Name on the score card.
     thresholds : GoldenThresholds, optional
@@ -130,6 +131,7 @@ def score(
     GoldenScore
     """
     th = thresholds or GoldenThresholds()
+    submitted, golden = densified(submitted), densified(golden)
     gf, sf = frame_table(golden), frame_table(submitted)
     n_gold = sum(len(f.track) for f in gf.values())
     n_sub = sum(len(sf[t].track) for t in sf if t in gf)  # submitted boxes at golden times

@@ -6,6 +6,12 @@ validated as objects. The validator therefore also accepts the JSON form (``fusi
 :mod:`engine.io.annotations_json`) and reads it here without those checks: :class:`TrackRecord` holds a
 track as given, and :func:`sanitise` builds the objects the geometric and temporal rules need (keyframes
 sorted and de-duplicated, broken keyframes dropped, quaternions renormalised, duplicate ids suffixed).
+
+A track with sparse keyframes and per-frame confidence (``CuboidTrack.frame_confidence``, pre-labels
+with ``tracks.keyframes="sparse"``) is checked at every one of those frames: :func:`sanitise` gives it
+a keyframe there by interpolation (:func:`engine.tracks.densify_track`), so the temporal and geometric
+rules see the track as it was estimated rather than its few keyframes; the schema rules see the
+keyframes as given.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from engine.annotations import Annotations, AttributePath, CoordinateFrame, CuboidTrack, Link
+from engine.tracks import densify_track
 
 __all__ = ["AttributeRecord", "ParsedAnnotations", "TrackRecord", "parse_annotations", "sanitise"]
 
@@ -47,6 +54,8 @@ class TrackRecord:
     rotations_wxyz: F64
     attributes: tuple[AttributeRecord, ...] = ()
     static_attributes: Mapping[str, str] = field(default_factory=dict)
+    frame_times_us: npt.NDArray[np.int64] | None = None
+    """Frame times of the track's per-frame confidence (sparse keyframes), None without one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +79,19 @@ def _record_from_track(t: CuboidTrack) -> TrackRecord:
         t.rotations_wxyz,
         tuple(AttributeRecord(a.name, a.timestamps_us, a.values, a.sensor_id) for a in t.attributes),
         dict(t.static_attributes),
+        None if t.frame_confidence is None else t.frame_confidence.timestamps_us,
     )
+
+
+def _frame_times(d: Any) -> npt.NDArray[np.int64] | None:
+    """Frame times of a track dict's ``frame_confidence``; None when absent or unreadable (lenient)."""
+    if not isinstance(d, Mapping):
+        return None
+    try:
+        t = np.asarray(d.get("timestamps_us", []), dtype=np.int64).reshape(-1)
+    except (ValueError, TypeError):
+        return None
+    return t if t.size else None
 
 
 def _record_from_dict(d: Mapping[str, Any]) -> TrackRecord:
@@ -94,6 +115,7 @@ def _record_from_dict(d: Mapping[str, Any]) -> TrackRecord:
             for a in d.get("attributes", [])
         ),
         {str(k2): str(v) for k2, v in dict(d.get("static_attributes", {})).items()},
+        _frame_times(d.get("frame_confidence")),
     )
 
 
@@ -169,19 +191,18 @@ def sanitise(parsed: ParsedAnnotations) -> tuple[Annotations, tuple[int, ...]]:
         except ValueError:
             frame = CoordinateFrame.WORLD
         attrs = tuple(a for a in (_attribute(x) for x in r.attributes) if a is not None)
-        tracks.append(
-            CuboidTrack(
-                tid,
-                r.label,
-                frame,
-                t[keep],
-                c[keep],
-                s[keep],
-                q[keep] / norm[keep][:, None],
-                attributes=attrs,
-                static_attributes=dict(r.static_attributes),
-            )
+        track = CuboidTrack(
+            tid,
+            r.label,
+            frame,
+            t[keep],
+            c[keep],
+            s[keep],
+            q[keep] / norm[keep][:, None],
+            attributes=attrs,
+            static_attributes=dict(r.static_attributes),
         )
+        tracks.append(track if r.frame_times_us is None else densify_track(track, r.frame_times_us))
         source.append(i)
     return Annotations(tuple(tracks), tuple(parsed.links)), tuple(source)
 

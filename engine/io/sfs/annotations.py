@@ -4,9 +4,9 @@
   yaw]`` = (length, width, height) along box x, y, z, the centre, and the angles of
   ``Rotation.from_euler("zyx", [yaw, pitch, roll])`` (scipy, extrinsic; the SDK's own composition), in
   the configurable :class:`AngleUnit`. SFS cuboids are world-frame: ego-frame tracks are written in the
-  world through the trajectory. Exact values (quaternions, ego-frame centres, confidence, which
-  attributes were static) go to a ``"fusionlabel"`` extension object of the annotation, which other
-  readers ignore, so our own round trip is bit-exact.
+  world through the trajectory. Exact values (quaternions, ego-frame centres, confidence, per-frame
+  confidence of sparse keyframes, which attributes were static) go to a ``"fusionlabel"`` extension
+  object of the annotation, which other readers ignore, so our own round trip is bit-exact.
 * ``attributes`` <-> :class:`~engine.AttributePath` (a track's ``static_attributes`` are written as
   static AttributePaths and recognised by the extension).
 * ``link`` <-> :class:`~engine.Link`.
@@ -27,7 +27,14 @@ from scipy.spatial.transform import Rotation
 
 from calibration.se3 import quat_wxyz_to_xyzw, quat_xyzw_to_wxyz
 from calibration.trajectory import Trajectory
-from engine.annotations import Annotations, AttributePath, CoordinateFrame, CuboidTrack, Link
+from engine.annotations import (
+    Annotations,
+    AttributePath,
+    CoordinateFrame,
+    CuboidTrack,
+    FrameConfidence,
+    Link,
+)
 from engine.io.sfs._common import EXT, AngleUnit, pack_arrays, shift_times, unpack_arrays
 from kernels.errors import EngineError, LogFormatError
 
@@ -91,6 +98,12 @@ def _cuboid_to_sfs(
         ext["centers"] = track.centers.tolist()
     if track.confidence is not None and np.any(track.confidence != 1):
         ext["confidence"] = [float(v) for v in track.confidence]
+    if track.frame_confidence is not None:
+        fc = track.frame_confidence
+        ext["frame_confidence"] = {
+            "timestamps": [int(t) - offset for t in fc.timestamps_us],
+            "values": [float(v) for v in fc.values],
+        }
     if static:
         ext["static_attributes"] = static
     out: dict[str, Any] = {
@@ -106,6 +119,16 @@ def _cuboid_to_sfs(
             out[key] = unpack_arrays(shift_times(extra[key], -offset))
     out[EXT] = ext
     return out
+
+
+def _frame_confidence_from_ext(ext: Mapping[str, Any], offset: int) -> FrameConfidence | None:
+    fc = ext.get("frame_confidence")
+    if not fc:
+        return None
+    return FrameConfidence(
+        np.asarray([int(t) + offset for t in fc.get("timestamps", [])], dtype=np.int64),
+        np.asarray(fc.get("values", []), dtype=np.float32),
+    )
 
 
 def _cuboid_from_sfs(
@@ -163,6 +186,7 @@ def _cuboid_from_sfs(
             None if "confidence" not in ext else np.asarray(ext["confidence"], dtype=np.float32),
             tuple(attrs),
             static,
+            _frame_confidence_from_ext(ext, offset),
         )
     except EngineError as exc:
         raise LogFormatError(f"SFS cuboid {tid!r}: {exc}") from exc
