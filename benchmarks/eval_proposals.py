@@ -230,8 +230,13 @@ def _small_class(
     mg, mp, _ = _match(close, 0.5)
     unmatched = np.setdiff1d(np.arange(len(pb)), mp)
     dc = np.hypot(g_care[:, None, 0] - pb[None, unmatched, 0], g_care[:, None, 1] - pb[None, unmatched, 1])
+    # class-agnostic: the same centre-distance matching against proposals of any class
+    pa = props.boxes[in_range]
+    dist_a = np.hypot(g_eval[:, None, 0] - pa[None, :, 0], g_eval[:, None, 1] - pa[None, :, 1])
+    mg_a, _, _ = _match(np.where(dist_a <= args.centre_m, 1.0, 0.0) - dist_a * 1e-3, 0.5)
     tal.gt += len(g_eval)
     tal.matched_gt += len(mg)
+    tal.agnostic_gt += len(mg_a)
     tal.proposals += len(pb)
     tal.true_pos += len(mp)
     tal.dont_care += int((dc <= args.centre_m).any(axis=0).sum()) if len(g_care) else 0
@@ -271,6 +276,7 @@ def table(result: dict[str, Any]) -> str:
         if name != "criterion":
             lines.append(
                 f"{name:>14} GT {s['gt']:4d} recall {fmt(s['recall'])} "
+                f"any-class recall {fmt(s['class_agnostic_recall'])} "
                 f"props {s['proposals']:4d} prec {fmt(s['precision'])}"
             )
     return "\n".join(lines)
