@@ -45,7 +45,7 @@ def test_sample_tracks_in_world_frame_with_confidence(sample_log, sample_run) ->
     labels = set(default_config().taxonomies["pandaset"].labels)
     for tr in result.annotations.tracks:
         assert tr.frame is CoordinateFrame.WORLD
-        assert set(tr.timestamps_us.tolist()) <= set(times.tolist())  # keyframes lie on frame times of its span
+        assert set(tr.timestamps_us.tolist()) <= set(times.tolist())  # keyframes lie on frame times
         assert tr.confidence is not None and ((tr.confidence >= 0) & (tr.confidence <= 1)).all()
         assert tr.label in labels  # proposal classes mapped onto the PandaSet vocabulary
     assert len({t.track_id for t in result.annotations.tracks}) == result.tracks
