@@ -22,7 +22,7 @@ from kernels.box_iou import nms
 from kernels.geometry import cluster_points, fit_boxes, segment_ground
 from kernels.validation import as_array
 
-__all__ = ["GeometricDetector", "HeadingHook", "propose"]
+__all__ = ["GeometricDetector", "HeadingHook", "propose", "propose_stages"]
 
 logger = logging.getLogger(__name__)
 
@@ -72,12 +72,45 @@ def propose(
         Boxes in the ego frame, scores and class guesses (classes from the size priors).
     """
     cfg = config or ProposalConfig()
+    pts = as_array("points", points, np.float32, (None, 3))
+    stages = propose_stages(pts, cfg, heading_hook=heading_hook, velocity=velocity, timestamp_us=timestamp_us)
+    final: ProposalSet = stages["final"]
+    return final
+
+
+def propose_stages(
+    pts: npt.NDArray[np.float32],
+    cfg: ProposalConfig,
+    *,
+    heading_hook: HeadingHook | None = None,
+    velocity: Any = None,
+    timestamp_us: int | None = None,
+) -> dict[str, Any]:
+    """:func:`propose` with every stage's output (for diagnostics and tests).
+
+    Returns a dict: ``classes``; per point ``keep`` (clustered mask), ``height`` (above ground),
+    ``labels`` (cluster); per fitted row ``boxes``, ``fit_class`` (size prior guess), ``class_id``
+    (after the shape rules), ``score``, ``cluster``; ``kept_rows`` (rows that reach the result, in
+    its order) and ``final`` (the :class:`ProposalSet`).
+    """
     priors = _priors(cfg.fit.priors_file)
     classes = tuple(p.name for p in priors)
-    pts = as_array("points", points, np.float32, (None, 3))
     if pts.shape[0] == 0:
-        return ProposalSet.empty(classes, timestamp_us)
-    gc, cc, fc = cfg.ground, cfg.cluster, cfg.fit
+        e = np.zeros(0, np.int64)
+        return {
+            "classes": classes,
+            "keep": np.zeros(0, bool),
+            "height": np.zeros(0, np.float32),
+            "labels": np.zeros(0, np.int32),
+            "boxes": np.zeros((0, 7), np.float32),
+            "fit_class": e.astype(np.int32),
+            "class_id": e.astype(np.int32),
+            "score": np.zeros(0, np.float32),
+            "cluster": e,
+            "kept_rows": e,
+            "final": ProposalSet.empty(classes, timestamp_us),
+        }
+    gc, cc = cfg.ground, cfg.cluster
     # 1. ground: cell-wise lowest points + slope-limited envelope
     ground = segment_ground(
         pts,
@@ -100,12 +133,85 @@ def propose(
         backend=cfg.backend,
     )
     # 3. one cuboid per cluster, classified and grown by the size priors
-    fitted = fit_boxes(
+    ground_z = pts[:, 2] - np.asarray(ground.height, np.float32)
+    fitted = _fit(pts, clusters.labels, clusters.n_clusters, ground_z, cfg, priors, velocity)
+    labels = np.asarray(clusters.labels, np.int32)
+    boxes = np.asarray(fitted.boxes, np.float32)
+    fit_class = np.asarray(fitted.class_id, np.int32)
+    score = np.asarray(fitted.score, np.float32)
+    cluster = np.asarray(fitted.cluster, np.int64)
+    # 3a. clusters no prior admits (too large): finer voxels split off people standing at walls
+    if cc.split_voxel_size_m is not None and (fit_class < 0).any():
+        labels, boxes, fit_class, score, cluster = _split_large(
+            pts,
+            labels,
+            clusters.n_clusters,
+            ground_z,
+            boxes,
+            fit_class,
+            score,
+            cluster,
+            cfg,
+            priors,
+            velocity,
+        )
+    # 3b. shape rules: fragments, poles and blobs sized like a pedestrian/cyclist become unknown
+    class_id = refine_classes(
         pts,
-        clusters.labels,
-        pts[:, 2] - ground.height,
+        np.asarray(ground.height, np.float32),
+        labels,
+        boxes,
+        fit_class,
+        cluster,
+        classes,
+        cfg.classes,
+    )
+    # 4. size-prior filter
+    ok = score >= cfg.min_score
+    if not cfg.keep_unknown:
+        ok &= class_id >= 0
+    rows = np.flatnonzero(ok)
+    all_boxes, all_class, all_score = boxes, class_id, score
+    boxes, class_id, score = boxes[ok], class_id[ok], score[ok]
+    if heading_hook is not None:
+        boxes = as_array(
+            "heading_hook result", heading_hook(boxes.copy(), pts), np.float32, (boxes.shape[0], 7)
+        )
+    # 5. rotated BEV NMS
+    if boxes.shape[0] > 1:
+        kept = _nms(boxes, score, cfg.nms_iou)
+        boxes, class_id, score, rows = boxes[kept], class_id[kept], score[kept], rows[kept]
+    return {
+        "classes": classes,
+        "keep": keep,
+        "height": np.asarray(ground.height, np.float32),
+        "labels": labels,
+        "boxes": np.asarray(all_boxes, np.float32),
+        "fit_class": np.asarray(fit_class, np.int32),
+        "class_id": np.asarray(all_class, np.int32),
+        "score": np.asarray(all_score, np.float32),
+        "cluster": cluster,
+        "kept_rows": rows,
+        "final": ProposalSet(boxes, score, class_id, classes, timestamp_us),
+    }
+
+
+def _fit(
+    pts: npt.NDArray[np.float32],
+    labels: Any,
+    n_clusters: int,
+    ground_z: npt.NDArray[np.float32],
+    cfg: ProposalConfig,
+    priors: tuple[SizePrior, ...],
+    velocity: Any,
+) -> Any:
+    fc = cfg.fit
+    return fit_boxes(
+        pts,
+        labels,
+        ground_z,
         priors_array(priors),
-        n_clusters=clusters.n_clusters,
+        n_clusters=n_clusters,
         min_points=fc.min_points,
         heading=fc.heading,
         velocity=velocity,
@@ -119,32 +225,73 @@ def propose(
         visible_edges=fc.visible_edges,
         backend=cfg.backend,
     )
-    boxes, class_id, score = fitted.boxes, fitted.class_id, fitted.score
-    # 3b. shape rules: fragments, poles and blobs sized like a pedestrian/cyclist become unknown
-    class_id = refine_classes(
-        pts,
-        np.asarray(ground.height, np.float32),
-        np.asarray(clusters.labels, np.int32),
-        np.asarray(boxes, np.float32),
-        np.asarray(class_id, np.int32),
-        np.asarray(fitted.cluster, np.int64),
-        classes,
-        cfg.classes,
+
+
+def _split_large(
+    pts: npt.NDArray[np.float32],
+    labels: npt.NDArray[np.int32],
+    n_clusters: int,
+    ground_z: npt.NDArray[np.float32],
+    boxes: npt.NDArray[np.float32],
+    fit_class: npt.NDArray[np.int32],
+    score: npt.NDArray[np.float32],
+    cluster: npt.NDArray[np.int64],
+    cfg: ProposalConfig,
+    priors: tuple[SizePrior, ...],
+    velocity: Any,
+) -> tuple[
+    npt.NDArray[np.int32],
+    npt.NDArray[np.float32],
+    npt.NDArray[np.int32],
+    npt.NDArray[np.float32],
+    npt.NDArray[np.int64],
+]:
+    """Cluster the points of prior-less (too large) clusters again with finer voxels.
+
+    Returns new point labels (sub-clusters numbered from ``n_clusters``) and the fitted rows with the
+    sub-cluster rows guessed as one of ``cluster.split_classes`` appended; the parent rows stay (unknown).
+    """
+    cc = cfg.cluster
+    assert cc.split_voxel_size_m is not None
+    idx = np.flatnonzero(np.isin(labels, cluster[fit_class < 0]))
+    sub_pts = np.ascontiguousarray(pts[idx])
+    sub = cluster_points(
+        sub_pts,
+        voxel_size_m=cc.split_voxel_size_m,
+        half_extent_m=cfg.max_range_m,
+        z_reach=cc.z_reach,
+        backend=cfg.backend,
     )
-    # 4. size-prior filter
-    ok = score >= cfg.min_score
-    if not cfg.keep_unknown:
-        ok &= class_id >= 0
-    boxes, class_id, score = boxes[ok], class_id[ok], score[ok]
-    if heading_hook is not None:
-        boxes = as_array(
-            "heading_hook result", heading_hook(boxes.copy(), pts), np.float32, (boxes.shape[0], 7)
-        )
-    # 5. rotated BEV NMS
-    if boxes.shape[0] > 1:
-        kept = _nms(boxes, score, cfg.nms_iou)
-        boxes, class_id, score = boxes[kept], class_id[kept], score[kept]
-    return ProposalSet(boxes, score, class_id, classes, timestamp_us)
+    if sub.n_clusters == 0:
+        return labels, boxes, fit_class, score, cluster
+    sub_labels = np.asarray(sub.labels, np.int32)
+    # only sub-clusters small enough for a kept class are fitted (a split building has thousands)
+    names = [p.name for p in priors]
+    wanted = [names.index(n) for n in cc.split_classes if n in names]
+    if not wanted:
+        return labels, boxes, fit_class, score, cluster
+    reach = max(max(priors[i].length.max, priors[i].width.max) for i in wanted) * np.sqrt(2.0)
+    lo = np.full((sub.n_clusters, 2), np.inf)
+    hi = np.full((sub.n_clusters, 2), -np.inf)
+    ok = sub_labels >= 0
+    np.minimum.at(lo, sub_labels[ok], sub_pts[ok, :2])
+    np.maximum.at(hi, sub_labels[ok], sub_pts[ok, :2])
+    small = ((hi - lo) <= reach).all(axis=1)
+    sub_labels = np.where(ok & small[np.maximum(sub_labels, 0)], sub_labels, -1).astype(np.int32)
+    # velocity is per parent cluster; the sub-clusters fit without it
+    fitted = _fit(sub_pts, sub_labels, sub.n_clusters, ground_z[idx], cfg, priors, None)
+    take = np.isin(np.asarray(fitted.class_id), wanted)
+    if not take.any():
+        return labels, boxes, fit_class, score, cluster
+    labels = labels.copy()
+    labels[idx] = np.where(sub_labels >= 0, sub_labels + n_clusters, labels[idx])
+    return (
+        labels,
+        np.concatenate([boxes, np.asarray(fitted.boxes, np.float32)[take]]),
+        np.concatenate([fit_class, np.asarray(fitted.class_id, np.int32)[take]]),
+        np.concatenate([score, np.asarray(fitted.score, np.float32)[take]]),
+        np.concatenate([cluster, np.asarray(fitted.cluster, np.int64)[take] + n_clusters]),
+    )
 
 
 class GeometricDetector:
