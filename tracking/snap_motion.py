@@ -313,16 +313,19 @@ def _gap_basis(times: F64, var: npt.NDArray[np.int64], kf_pos: npt.NDArray[np.in
     nv = int((var >= 0).sum())
     gaps = np.searchsorted(kf_pos, np.flatnonzero(var >= 0))  # gap index of each unknown
     n_gaps = kf_pos.size + 1
+    # a gap with u unknowns gets at most u terms: more would make the basis columns dependent
+    per_gap = np.minimum(np.bincount(gaps, minlength=n_gaps), terms)
     out = np.zeros((3 * nv, 3 * terms * n_gaps))
     for i in np.flatnonzero(var >= 0).tolist():
         g = int(gaps[var[i]])
         lo = times[kf_pos[g - 1]] if g > 0 else times[0] - 1.0
         hi = times[kf_pos[g]] if g < kf_pos.size else times[-1] + 1.0
         x = (times[i] - lo) / (hi - lo)
-        phi = x * (1.0 - x) * x ** np.arange(terms)
+        m = int(per_gap[g])
+        phi = x * (1.0 - x) * x ** np.arange(m)
         for c in range(3):
             col = 3 * terms * g + c * terms
-            out[3 * int(var[i]) + c, col : col + terms] = phi
+            out[3 * int(var[i]) + c, col : col + m] = phi
     return out[:, np.abs(out).sum(axis=0) > 0]  # gaps without unknowns have no coefficients
 
 
