@@ -24,10 +24,12 @@ from api.schemas import (
     SnapCreate,
     SnapReportPublic,
 )
+from api.schemas.annotate import SnapBoundsCreate, SnapMethod
 from api.schemas.quality import TrackKeyframesCreate
 from api.store import Delivery, DeliveryAttempt, JobRecord, LogRecord
 from engine import CoordinateFrame, CuboidTrack
 from engine.service import CuboidPath, PoseFrame, SnapConfig, SnapResult
+from engine.service.annotate import AnySnapConfig, FaceSnapConfig, MotionSnapConfig
 
 __all__ = [
     "cuboid_public",
@@ -38,6 +40,7 @@ __all__ = [
     "path_from_series",
     "series_dict",
     "snap_config",
+    "snap_method_config",
     "snap_public",
     "track_from_keyframes",
 ]
@@ -138,11 +141,36 @@ def cuboid_public(path: CuboidPath, index: int = 0) -> CuboidPublic:
     )
 
 
-def snap_config(snap: SnapCreate | None) -> SnapConfig | None:
-    """Engine snap bounds from the request (defaults for the rest)."""
+def snap_config(snap: SnapBoundsCreate | None) -> SnapConfig | None:
+    """Bounds of a containment refit (:func:`tracking.snap_to_points`) from the request."""
     if snap is None:
         return None
-    return SnapConfig(max_shift_m=snap.max_shift_m, max_yaw_rad=snap.max_yaw_rad)
+    cfg = SnapConfig()
+    return SnapConfig(
+        max_shift_m=cfg.max_shift_m if snap.max_shift_m is None else snap.max_shift_m,
+        max_yaw_rad=cfg.max_yaw_rad if snap.max_yaw_rad is None else snap.max_yaw_rad,
+    )
+
+
+def snap_method_config(snap: SnapCreate | None) -> AnySnapConfig | None:
+    """Engine snap settings of the requested method (its type picks the method; defaults for the rest).
+
+    ``max_shift_m`` maps onto every method's translation bound; ``max_yaw_rad`` onto the heading bound
+    of ``points`` and ``motion`` (``faces`` never turns a cuboid). Omitted bounds keep the method's own
+    defaults.
+    """
+    if snap is None:
+        return None
+    if snap.method is SnapMethod.POINTS:
+        return snap_config(snap)
+    if snap.method is SnapMethod.FACES:
+        faces = FaceSnapConfig()
+        return FaceSnapConfig(max_shift_m=faces.max_shift_m if snap.max_shift_m is None else snap.max_shift_m)
+    motion = MotionSnapConfig()
+    return MotionSnapConfig(
+        max_shift_m=motion.max_shift_m if snap.max_shift_m is None else snap.max_shift_m,
+        max_yaw_rad=motion.max_yaw_rad if snap.max_yaw_rad is None else snap.max_yaw_rad,
+    )
 
 
 def snap_public(result: SnapResult) -> SnapReportPublic:

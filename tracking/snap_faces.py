@@ -197,8 +197,8 @@ def snap_to_faces(
         t = float(path.timestamps_us[i])
         a = int(np.searchsorted(kt, t, side="right")) - 1
         b = min(a + 1, len(kf) - 1)
-        if np.isnan(ext[0]) or a < 0 or not (ok_kf[a] and ok_kf[b]):
-            continue
+        if np.isnan(ext[0]) or a < 0 or b == a or not (ok_kf[a] and ok_kf[b]):
+            continue  # outside the keyframes (or at the last one) there is nothing to blend
         w = 0.0 if b == a or kt[b] == kt[a] else (t - kt[a]) / (kt[b] - kt[a])
         c_t = (1 - w) * cal[a] + w * cal[b]
         mx, agree_x = _axis_move(ext[:2], cal[a, :2], cal[b, :2], c_t[:2], cfg.agree_m)

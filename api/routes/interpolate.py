@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic_core import to_json
 
-from api.convert import path_from_series, series_dict, snap_config, snap_public
+from api.convert import path_from_series, series_dict, snap_method_config, snap_public
 from api.deps import CtxDep, check_limit
 from api.errors import PROBLEM_RESPONSES
 from api.fastroute import LeanJsonRoute
@@ -26,9 +26,11 @@ loop (well under a millisecond), sparing a thread hop; larger ones go to the thr
 async def interpolate(body: InterpolateCreate, ctx: CtxDep) -> Response:
     """Cuboids of one track at ``timestamps_us``: cubic Hermite centres, slerped rotations, linear sizes.
 
-    With ``log_id`` the log's ego poses convert ego-frame keyframes or output; with ``snap`` each cuboid
-    is also refit to the lidar sweep nearest its timestamp (bounded move, never a heading flip) and the
-    report flags frames that need a keyframe.
+    With ``log_id`` the log's ego poses convert ego-frame keyframes or output; with ``snap`` the cuboids
+    are also corrected with the log's lidar sweeps (``snap.method``: the object's registered motion
+    anchored at the keyframes by default, the keyframe-calibrated face extents, or a refit of each cuboid
+    to its own sweep; bounded moves, never a heading flip) and the report flags frames that need a
+    keyframe.
     """
     check_limit("keyframes", len(body.keyframes.timestamps_us), ctx.limits.max_keyframes)
     check_limit("timestamps_us", len(body.timestamps_us), ctx.limits.max_timestamps)
@@ -48,7 +50,7 @@ def _interpolate(body: InterpolateCreate, log: Log | None) -> Response:
         method=PositionMethod(body.method.value),
         out_of_range=OutOfRange(body.out_of_range.value),
         log=log,
-        snap=snap_config(body.snap),
+        snap=snap_method_config(body.snap),
         lidar_id=body.snap.lidar_id if body.snap else None,
         max_gap_us=body.snap.max_gap_us if body.snap else 0,
     )

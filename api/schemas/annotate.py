@@ -42,7 +42,9 @@ __all__ = [
     "OutOfRangeName",
     "ProjectCreate",
     "ProjectPublic",
+    "SnapBoundsCreate",
     "SnapCreate",
+    "SnapMethod",
     "SnapReportPublic",
 ]
 
@@ -72,13 +74,69 @@ class OutOfRangeName(enum.StrEnum):
     HOLD = "hold"
 
 
-class SnapCreate(Strict):
-    """Refit interpolated cuboids to the nearest lidar sweep of the log (bounded, no heading flip)."""
+class SnapMethod(enum.StrEnum):
+    """How interpolated cuboids are snapped to the lidar (see :class:`SnapCreate`)."""
+
+    MOTION = "motion"
+    FACES = "faces"
+    POINTS = "points"
+
+
+class SnapBoundsCreate(Strict):
+    """Bounds of a containment refit of a box to the lidar points of a log's sweep (no heading flip)."""
 
     lidar_id: Name | None = Field(None, description="lidar to snap against; the only one when omitted")
     max_shift_m: float = Field(0.6, gt=0, le=5.0, description="largest centre move in x/y [m]")
     max_yaw_rad: float = Field(0.26, ge=0, lt=math.pi / 2, description="largest heading change [rad]")
     max_gap_us: int = Field(60_000, ge=0, le=10_000_000, description="farthest sweep from a query [µs]")
+
+
+class SnapCreate(SnapBoundsCreate):
+    """Correct interpolated cuboids with the lidar sweeps of the log (bounded, never a heading flip).
+
+    Each query takes the sweep nearest its time (within ``max_gap_us``); each keyframe takes its own
+    sweep for ``motion`` and ``faces`` (a keyframe with no sweep within ``max_gap_us`` is simply not used
+    as evidence). The snap runs in the world frame; the result is returned in ``output_frame``.
+    """
+
+    method: SnapMethod = Field(
+        SnapMethod.MOTION,
+        description=(
+            "`motion` (default, most accurate): registers the object's points from sweep to sweep and "
+            "corrects x, y and heading of the interpolated cuboids with that motion, anchored at the "
+            "keyframes (a query at a keyframe's time returns the keyframe). "
+            "`faces`: moves each cuboid (x, y only, heading kept) so its points' face extents match the "
+            "keyframes' calibration. "
+            "`points`: refits each cuboid on its own to its sweep (containment fit, x, y and heading); "
+            "ignores the keyframes' own points, so label margins and half-seen objects bias it."
+        ),
+    )
+    max_shift_m: float | None = Field(  # type: ignore[assignment]
+        None,
+        gt=0,
+        le=5.0,
+        description=(
+            "largest centre move [m]; omitted: the method's default. `motion`: length of the x/y "
+            "correction, a larger one is not applied and the cuboid is flagged (default 0.6); `faces`: "
+            "move along each box axis (default 0.5); `points`: search bound in box x and y (default 0.6)"
+        ),
+    )
+    max_yaw_rad: float | None = Field(  # type: ignore[assignment]
+        None,
+        ge=0,
+        lt=math.pi / 2,
+        description=(
+            "largest heading change [rad]; omitted: the method's default. `motion`: a larger solved "
+            "correction is not applied and the cuboid is flagged (must be > 0; default 0.2); `points`: "
+            "search bound (default 0.26); `faces`: not used (the heading is kept)"
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _yaw_bound(self) -> Self:
+        if self.method is SnapMethod.MOTION and self.max_yaw_rad == 0:
+            raise ValueError("max_yaw_rad must be > 0 for method motion")
+        return self
 
 
 class InterpolateCreate(Strict):
@@ -162,7 +220,7 @@ class FitCreate(Strict):
     log_id: LogId | None = Field(None, description="take the points from the sweep nearest box.timestamp_us")
     lidar_id: Name | None = None
     heading: Heading = Heading.PRIOR
-    snap: SnapCreate | None = Field(None, description="refinement bounds")
+    snap: SnapBoundsCreate | None = Field(None, description="refinement bounds")
 
     @model_validator(mode="after")
     def _source(self) -> Self:

@@ -7,7 +7,7 @@ math of their own beyond frame bookkeeping.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -21,18 +21,27 @@ from kernels.geometry import fit_boxes
 from kernels.validation import as_array
 from tracking import (
     CuboidPath,
+    FaceSnapConfig,
+    MotionSnapConfig,
     OutOfRange,
     PoseFrame,
     PositionMethod,
     SnapConfig,
+    SnapReference,
     SnapResult,
     interpolate,
+    snap_by_motion,
+    snap_to_faces,
     snap_to_points,
+    to_frame,
 )
 
 __all__ = [
+    "AnySnapConfig",
+    "FaceSnapConfig",
     "FitResult",
     "Interpolated",
+    "MotionSnapConfig",
     "count_points_in_boxes",
     "fit_box",
     "interpolate_cuboids",
@@ -40,6 +49,11 @@ __all__ = [
 ]
 
 F32 = npt.NDArray[np.float32]
+
+AnySnapConfig = SnapConfig | MotionSnapConfig | FaceSnapConfig
+"""A snap's settings; the type picks the method: :func:`tracking.snap_to_points` (``SnapConfig``),
+:func:`tracking.snap_by_motion` (``MotionSnapConfig``) or :func:`tracking.snap_to_faces`
+(``FaceSnapConfig``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +89,24 @@ class FitResult:
     needs_keyframe: bool = False
 
 
+def _lidar(log: Log, lidar_id: str | None) -> str:
+    """The lidar to read: ``lidar_id`` checked, or the log's only one."""
+    if lidar_id is None:
+        if len(log.lidar) != 1:
+            raise InvalidInputError(f"log has lidars {sorted(log.lidar)}; pass lidar_id to pick one")
+        lidar_id = next(iter(log.lidar))
+    if lidar_id not in log.lidar:
+        raise InvalidInputError(f"unknown lidar_id {lidar_id!r}; expected one of {sorted(log.lidar)}")
+    return lidar_id
+
+
+def _nearest_sweep(log: Log, lidar_id: str, timestamp_us: int, max_gap_us: int) -> tuple[int, int]:
+    """Index of the sweep nearest ``timestamp_us`` and its distance from it [µs]."""
+    stream = log.lidar[lidar_id]
+    index = stream.nearest(int(timestamp_us))
+    return index, abs(int(stream.timestamps_us[index]) - int(timestamp_us))
+
+
 def log_points(log: Log, lidar_id: str | None, timestamp_us: int, frame: PoseFrame, max_gap_us: int) -> F32:
     """Points of the lidar sweep nearest ``timestamp_us`` in ``frame`` (ego at the sweep time, or world).
 
@@ -83,21 +115,42 @@ def log_points(log: Log, lidar_id: str | None, timestamp_us: int, frame: PoseFra
     InvalidInputError
         Unknown lidar, or no sweep within ``max_gap_us``.
     """
-    if lidar_id is None:
-        if len(log.lidar) != 1:
-            raise InvalidInputError(f"log has lidars {sorted(log.lidar)}; pass lidar_id to pick one")
-        lidar_id = next(iter(log.lidar))
-    if lidar_id not in log.lidar:
-        raise InvalidInputError(f"unknown lidar_id {lidar_id!r}; expected one of {sorted(log.lidar)}")
-    stream = log.lidar[lidar_id]
-    index = stream.nearest(int(timestamp_us))
-    gap = abs(int(stream.timestamps_us[index]) - int(timestamp_us))
+    lidar_id = _lidar(log, lidar_id)
+    index, gap = _nearest_sweep(log, lidar_id, timestamp_us, max_gap_us)
     if gap > max_gap_us:
         raise InvalidInputError(
             f"timestamp_us {timestamp_us} has no {lidar_id!r} sweep within {max_gap_us} µs "
             f"(nearest {gap} µs away)"
         )
     return sweep_points(log, lidar_id, index, frame)
+
+
+class _WorldSweeps:
+    """World-frame points of a log's sweeps, each sweep read once (queries and keyframes share them)."""
+
+    def __init__(self, log: Log, lidar_id: str | None, max_gap_us: int) -> None:
+        self.log, self.lidar_id, self.max_gap_us = log, _lidar(log, lidar_id), max_gap_us
+        self._cache: dict[int, F32] = {}
+
+    def _points(self, index: int) -> F32:
+        if index not in self._cache:
+            self._cache[index] = sweep_points(self.log, self.lidar_id, index, PoseFrame.WORLD)
+        return self._cache[index]
+
+    def query(self, timestamp_us: int) -> F32:
+        """The sweep nearest ``timestamp_us``; raises when none lies within ``max_gap_us``."""
+        index, gap = _nearest_sweep(self.log, self.lidar_id, timestamp_us, self.max_gap_us)
+        if gap > self.max_gap_us:
+            raise InvalidInputError(
+                f"timestamp_us {timestamp_us} has no {self.lidar_id!r} sweep within {self.max_gap_us} µs "
+                f"(nearest {gap} µs away)"
+            )
+        return self._points(index)
+
+    def keyframe(self, timestamp_us: int) -> F32:
+        """The sweep nearest ``timestamp_us``, or no points (no evidence) when none lies within the gap."""
+        index, gap = _nearest_sweep(self.log, self.lidar_id, timestamp_us, self.max_gap_us)
+        return np.zeros((0, 3), np.float32) if gap > self.max_gap_us else self._points(index)
 
 
 def interpolate_cuboids(
@@ -108,7 +161,7 @@ def interpolate_cuboids(
     method: PositionMethod = PositionMethod.HERMITE,
     out_of_range: OutOfRange = OutOfRange.RAISE,
     log: Log | None = None,
-    snap: SnapConfig | None = None,
+    snap: AnySnapConfig | None = None,
     lidar_id: str | None = None,
     max_gap_us: int = 60_000,
 ) -> Interpolated:
@@ -125,12 +178,19 @@ def interpolate_cuboids(
     log : Log, optional
         Supplies ``world_from_ego`` (needed when the keyframes or the output are in the ego frame) and
         the lidar sweeps to snap against.
-    snap : SnapConfig, optional
-        When given (with ``log``), each cuboid is refit to the sweep nearest its timestamp.
+    snap : SnapConfig or MotionSnapConfig or FaceSnapConfig, optional
+        When given (with ``log``), the cuboids are corrected with the lidar; the config's type picks the
+        method: :func:`tracking.snap_to_points` (each cuboid refit to its sweep on its own),
+        :func:`tracking.snap_by_motion` or :func:`tracking.snap_to_faces` (both also use the keyframes'
+        own sweeps). The snap runs in the world frame (the keyframes and the interpolated cuboids moved
+        there through the log's trajectory, the sweeps' points too); the result is then moved to
+        ``output_frame`` with :func:`tracking.to_frame`. Rows at a keyframe's timestamp that the snap did
+        not move are the keyframe itself when ``output_frame`` is the keyframes' frame.
     lidar_id : str, optional
         Lidar to snap against (the only one when omitted).
     max_gap_us : int
-        A query farther than this from every sweep cannot be snapped (error).
+        A query farther than this from every sweep cannot be snapped (error); a keyframe that far from
+        every sweep gives the motion/faces snap no points (no evidence there).
 
     Returns
     -------
@@ -139,19 +199,96 @@ def interpolate_cuboids(
     if snap is not None and log is None:
         raise InvalidInputError("snap needs a log_id: the points come from the log's lidar sweeps")
     trajectory = log.trajectory if log is not None else None
-    path = interpolate(
+    if snap is None or log is None:
+        path = interpolate(
+            keyframes,
+            timestamps_us,
+            world_from_ego=trajectory,
+            output_frame=output_frame,
+            method=method,
+            out_of_range=out_of_range,
+        )
+        return Interpolated(path)
+    if not isinstance(snap, SnapConfig | MotionSnapConfig | FaceSnapConfig):
+        raise InvalidInputError(f"unknown snap config {type(snap).__name__}")
+    out_frame = keyframes.frame if output_frame is None else output_frame
+    world = interpolate(
         keyframes,
         timestamps_us,
         world_from_ego=trajectory,
-        output_frame=output_frame,
+        output_frame=PoseFrame.WORLD,
         method=method,
         out_of_range=out_of_range,
     )
-    if snap is None or log is None:
-        return Interpolated(path)
-    points = [log_points(log, lidar_id, int(t), path.frame, max_gap_us) for t in path.timestamps_us]
-    result = snap_to_points(path, points, snap)
-    return Interpolated(result.path, result)
+    sweeps = _WorldSweeps(log, lidar_id, max_gap_us)
+    points = [sweeps.query(int(t)) for t in world.timestamps_us]
+    if isinstance(snap, SnapConfig):
+        result = snap_to_points(world, points, snap)
+    else:
+        kf_world = to_frame(keyframes, PoseFrame.WORLD, trajectory)
+        reference = SnapReference(kf_world, [sweeps.keyframe(int(t)) for t in kf_world.timestamps_us])
+        if isinstance(snap, MotionSnapConfig):
+            result = snap_by_motion(world, points, reference, snap)
+        else:
+            result = _snap_faces(world, points, reference, snap)
+    path = to_frame(result.path, out_frame, trajectory)
+    if out_frame is not PoseFrame.WORLD and keyframes.frame is out_frame:
+        path = _keep_keyframes(path, keyframes, (result.shift_m == 0) & (result.yaw_change_rad == 0))
+    return Interpolated(path, replace(result, path=path))
+
+
+def _snap_faces(
+    path: CuboidPath, points: list[F32], reference: SnapReference, config: FaceSnapConfig
+) -> SnapResult:
+    """:func:`tracking.snap_to_faces` on the rows before the last keyframe; the rest stay as interpolated.
+
+    At or after the last keyframe's time the faces snap has no gap to blend in (at the keyframe the
+    interpolation is exact) and ``snap_to_faces`` indexes past its per-gap accelerations there, so those
+    rows are reported unsnapped with no points, as :func:`tracking.snap_by_motion` reports keyframe rows.
+    """
+    inside = np.flatnonzero(path.timestamps_us < reference.keyframes.timestamps_us[-1])
+    if inside.size == len(path):
+        return snap_to_faces(path, points, reference, config)
+    q = len(path)
+    res = SnapResult(
+        path,
+        np.full(q, np.nan),
+        np.full(q, np.nan),
+        np.zeros(q),
+        np.zeros(q),
+        np.zeros(q, np.int64),
+        np.zeros(q, bool),
+        np.zeros(q, bool),
+    )
+    if inside.size == 0:
+        return res
+    part = snap_to_faces(path.take(inside), [points[i] for i in inside.tolist()], reference, config)
+    centers = path.centers.copy()
+    centers[inside] = part.path.centers
+    out = CuboidPath(
+        path.timestamps_us, centers, path.sizes, path.rotations_wxyz, path.confidence, path.frame
+    )
+    for name in ("residual_m", "residual_before_m", "shift_m", "yaw_change_rad", "n_points", "snapped"):
+        getattr(res, name)[inside] = getattr(part, name)
+    res.needs_keyframe[inside] = part.needs_keyframe
+    return replace(res, path=out)
+
+
+def _keep_keyframes(path: CuboidPath, keyframes: CuboidPath, unmoved: npt.NDArray[np.bool_]) -> CuboidPath:
+    """``path`` with its unmoved rows at a keyframe's timestamp set to that keyframe (bit for bit).
+
+    The round trip through the world frame changes them by rounding only; interpolation without a snap
+    returns the keyframes exactly, and so does this.
+    """
+    hit = np.searchsorted(keyframes.timestamps_us, path.timestamps_us)
+    hit = np.minimum(hit, len(keyframes) - 1)
+    exact = unmoved & (keyframes.timestamps_us[hit] == path.timestamps_us)
+    if not exact.any():
+        return path
+    centers, rotations = path.centers.copy(), path.rotations_wxyz.copy()
+    centers[exact] = keyframes.centers[hit[exact]]
+    rotations[exact] = keyframes.rotations_wxyz[hit[exact]]
+    return CuboidPath(path.timestamps_us, centers, path.sizes, rotations, path.confidence, path.frame)
 
 
 @functools.cache

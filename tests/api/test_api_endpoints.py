@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -12,9 +14,11 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.settings import LimitsConfig
-from engine import open_log
-from engine.service import CuboidPath, interpolate_cuboids, project_cuboids
+from engine import CuboidTrack, open_log
+from engine.service import CuboidPath, PoseFrame, interpolate_cuboids, project_cuboids
+from engine.service.annotate import MotionSnapConfig
 from engine.sim import read_ground_truth
+from tracking import to_ego
 
 KEYFRAMES = {
     "timestamps_us": [0, 1_000_000, 2_000_000],
@@ -166,10 +170,31 @@ def test_project_matches_engine(client: TestClient, tenant_a: TenantKey, log_id:
         np.testing.assert_allclose(g["box"], f.box)
 
 
-def test_snap_against_log(client: TestClient, tenant_a: TenantKey, log_id: str, sim_dir: Path) -> None:
-    track = read_ground_truth(sim_dir / "ground_truth").annotations.tracks[0]
-    keep = [0, len(track) - 1]
-    body = {
+@functools.cache
+def _seen_track(sim_dir: Path) -> CuboidTrack:
+    """The ground-truth track (of 10 cuboids) that the motion snap corrects at the most sweeps."""
+    log = open_log(sim_dir / "log")
+    tracks = [t for t in read_ground_truth(sim_dir / "ground_truth").annotations.tracks if len(t) == 10]
+
+    def corrected(track: CuboidTrack) -> int:
+        kf = CuboidPath(
+            track.timestamps_us[[1, 4, 8]],
+            track.centers[[1, 4, 8]],
+            track.sizes[[1, 4, 8]],
+            track.rotations_wxyz[[1, 4, 8]],
+        )
+        snap = interpolate_cuboids(kf, track.timestamps_us[1:9], log=log, snap=MotionSnapConfig()).snap
+        return 0 if snap is None else int(snap.snapped.sum())
+
+    best = max(tracks, key=corrected)
+    assert corrected(best) > 0
+    return best
+
+
+def _snap_body(sim_dir: Path, log_id: str, keep: list[int], **snap: object) -> dict[str, Any]:
+    """Keyframes ``keep`` of a well-seen ground-truth track with 10 cuboids; queries at all its sweeps."""
+    track = _seen_track(sim_dir)
+    return {
         "keyframes": {
             "timestamps_us": track.timestamps_us[keep].tolist(),
             "centers": track.centers[keep].tolist(),
@@ -177,14 +202,110 @@ def test_snap_against_log(client: TestClient, tenant_a: TenantKey, log_id: str, 
             "rotations_wxyz": track.rotations_wxyz[keep].tolist(),
         },
         "timestamps_us": track.timestamps_us.tolist(),
+        "out_of_range": "hold",
         "log_id": log_id,
-        "snap": {"max_gap_us": 60_000},
+        "snap": {"max_gap_us": 60_000, **snap},
     }
+
+
+def test_snap_against_log(client: TestClient, tenant_a: TenantKey, log_id: str, sim_dir: Path) -> None:
+    body = _snap_body(sim_dir, log_id, [0, 9], method="points")
     r = client.post("/v1/interpolate", json=body, headers=tenant_a.headers)
     assert r.status_code == 200, r.text
     snap = r.json()["snap"]
-    assert len(snap["snapped"]) == len(track) and all(n >= 0 for n in snap["n_points"])
+    assert len(snap["snapped"]) == 10 and all(n >= 0 for n in snap["n_points"])
     assert all((res is None) == (not ok) for res, ok in zip(snap["residual_m"], snap["snapped"], strict=True))
+
+
+@pytest.mark.parametrize("method", ["motion", "faces", "points"])
+def test_snap_methods(
+    client: TestClient, tenant_a: TenantKey, log_id: str, sim_dir: Path, method: str
+) -> None:
+    body = _snap_body(sim_dir, log_id, [1, 4, 8], method=method)
+    r = client.post("/v1/interpolate", json=body, headers=tenant_a.headers)
+    assert r.status_code == 200, r.text
+    cuboids, snap = r.json()["cuboids"], r.json()["snap"]
+    assert cuboids["timestamps_us"] == body["timestamps_us"] and cuboids["frame"] == "world"
+    np.testing.assert_allclose(np.linalg.norm(cuboids["rotations_wxyz"], axis=1), 1.0, atol=1e-12)
+    assert np.all(np.array(cuboids["sizes"]) > 0) and np.isfinite(cuboids["centers"]).all()
+    assert set(snap) == {"snapped", "needs_keyframe", "residual_m", "shift_m", "yaw_change_rad", "n_points"}
+    assert all(len(v) == 10 for v in snap.values())
+    assert all(res is not None for res, ok in zip(snap["residual_m"], snap["snapped"], strict=True) if ok)
+    assert all(s >= 0 for s in snap["shift_m"]) and all(n >= 0 for n in snap["n_points"])
+    if method != "points":  # motion and faces return the keyframes at their own times
+        np.testing.assert_array_equal(np.array(cuboids["centers"])[[1, 4, 8]], body["keyframes"]["centers"])
+        np.testing.assert_allclose(
+            np.array(cuboids["rotations_wxyz"])[[1, 4, 8]], body["keyframes"]["rotations_wxyz"], atol=1e-12
+        )
+    if method == "faces":
+        assert snap["yaw_change_rad"] == [0.0] * 10  # faces never turns a cuboid
+
+
+def test_snap_method_defaults_to_motion(
+    client: TestClient, tenant_a: TenantKey, log_id: str, sim_dir: Path
+) -> None:
+    got = {}
+    for method in (None, "motion", "points"):
+        body = _snap_body(sim_dir, log_id, [1, 4, 8], **({} if method is None else {"method": method}))
+        r = client.post("/v1/interpolate", json=body, headers=tenant_a.headers)
+        assert r.status_code == 200, r.text
+        got[method] = r.json()
+    assert got[None] == got["motion"] != got["points"]
+    assert any(got[None]["snap"]["snapped"])  # the motion snap corrected something
+
+
+def test_snap_bounds_reach_the_method(
+    client: TestClient, tenant_a: TenantKey, log_id: str, sim_dir: Path
+) -> None:
+    for method in ("motion", "faces", "points"):
+        body = _snap_body(sim_dir, log_id, [1, 4, 8], method=method, max_shift_m=1e-3, max_yaw_rad=1e-3)
+        r = client.post("/v1/interpolate", json=body, headers=tenant_a.headers)
+        assert r.status_code == 200, r.text
+        assert max(r.json()["snap"]["shift_m"]) <= 1e-3 * np.sqrt(2) + 1e-12, method
+
+
+def test_snap_bad_method_is_422(client: TestClient, tenant_a: TenantKey, log_id: str, sim_dir: Path) -> None:
+    for snap in ({"method": "icp"}, {"method": "motion", "max_yaw_rad": 0.0}):
+        r = client.post(
+            "/v1/interpolate", json=_snap_body(sim_dir, log_id, [1, 4, 8], **snap), headers=tenant_a.headers
+        )
+        assert r.status_code == 422, r.text
+        assert r.headers["content-type"] == "application/problem+json" and r.json()["status"] == 422
+
+
+@pytest.mark.parametrize("method", ["motion", "faces", "points"])
+def test_snap_ego_request_equals_world_request(
+    client: TestClient, tenant_a: TenantKey, log_id: str, sim_dir: Path, method: str
+) -> None:
+    trajectory = open_log(sim_dir / "log").trajectory
+    world_body = _snap_body(sim_dir, log_id, [1, 4, 8], method=method)
+    kf = world_body["keyframes"]
+    world_kf = CuboidPath(
+        kf["timestamps_us"], kf["centers"], kf["sizes"], kf["rotations_wxyz"], frame=PoseFrame.WORLD
+    )
+    ego_kf = to_ego(world_kf, trajectory)
+    ego_body = {
+        **world_body,
+        "keyframes": {
+            "timestamps_us": kf["timestamps_us"],
+            "centers": ego_kf.centers.tolist(),
+            "sizes": kf["sizes"],
+            "rotations_wxyz": ego_kf.rotations_wxyz.tolist(),
+            "frame": "ego",
+        },
+    }
+    world = client.post("/v1/interpolate", json=world_body, headers=tenant_a.headers)
+    ego = client.post("/v1/interpolate", json=ego_body, headers=tenant_a.headers)
+    assert world.status_code == ego.status_code == 200, (world.text, ego.text)
+    w, e = world.json()["cuboids"], ego.json()["cuboids"]
+    assert w["frame"] == "world" and e["frame"] == "ego"
+    got = to_ego(
+        CuboidPath(w["timestamps_us"], w["centers"], w["sizes"], w["rotations_wxyz"], frame=PoseFrame.WORLD),
+        trajectory,
+    )
+    np.testing.assert_allclose(e["centers"], got.centers, atol=1e-6, rtol=0)
+    np.testing.assert_allclose(e["rotations_wxyz"], got.rotations_wxyz, atol=1e-9, rtol=0)
+    assert ego.json()["snap"]["snapped"] == world.json()["snap"]["snapped"]
 
 
 def test_logs_register_list_and_isolation(

@@ -73,6 +73,8 @@ JSON_BODIES = {
     "wrong top type": {"keyframes": [1, 2], "timestamps_us": "now"},
     "float timestamps": {**GOOD, "timestamps_us": [0.5]},
     "snap without log": {**GOOD, "snap": {}},
+    "unknown snap method": {**GOOD, "snap": {"method": "icp"}},
+    "motion snap without a yaw bound": {**GOOD, "snap": {"method": "motion", "max_yaw_rad": 0}},
     "unknown log": {**GOOD, "log_id": "log_" + "0" * 32},
     "traversal log id": {**GOOD, "log_id": "../../etc/passwd"},
     "huge confidence": _kf(confidence=[2.0, 1.0]),

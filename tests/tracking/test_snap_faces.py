@@ -97,3 +97,20 @@ def test_bad_arguments() -> None:
         snap_to_faces(one, [np.zeros((0, 3))] * 2, SnapReference(one, []))
     with pytest.raises(InvalidInputError, match="quantile must lie in"):
         FaceSnapConfig(quantile=0.6)
+
+
+def test_queries_at_the_keyframes_including_the_last_one() -> None:
+    """A path that includes the keyframe times (the last one too: it raised IndexError) is snapped between
+    them and left exactly at them."""
+    rng = np.random.default_rng(2)
+    t, boxes = _stop_and_go_track()
+    truth = CuboidPath.from_boxes(t, boxes)
+    keep = [0, 10, 20, 30, 40]
+    kf = truth.take(keep)
+    ref = SnapReference(kf, [_object_points(boxes[i], rng) for i in keep])
+    full = interpolate(kf, t)
+    res = snap_to_faces(full, [_object_points(b, rng) for b in boxes], ref)
+    assert not res.snapped[-1]
+    np.testing.assert_array_equal(res.path.centers[keep], truth.centers[keep])
+    between = np.setdiff1d(np.arange(41), keep)
+    assert res.snapped[between].all()
