@@ -185,13 +185,18 @@ class Registration:
     rms_m: float
 
 
-def _normals(p: F64, k: int) -> F64:
-    """Unit normals (N, 3) of a local plane fit to each point's ``k`` nearest neighbours."""
+def _normals(p: F64, k: int, tree: cKDTree | None = None) -> F64:
+    """Unit normals (N, 3) of a plane fit to each point's ``k`` nearest neighbours (``tree``: of ``p``)."""
     k = min(k, p.shape[0])
-    _, idx = cKDTree(p).query(p, k=k)
-    nb = p[idx] - p[idx].mean(axis=1, keepdims=True)
+    _, idx = (cKDTree(p) if tree is None else tree).query(p, k=k)
+    nbhd = p[idx]
+    nb = nbhd - nbhd.mean(axis=1, keepdims=True)
     _, vecs = np.linalg.eigh(np.einsum("nki,nkj->nij", nb, nb))
     return np.asarray(vecs[:, :, 0])
+
+
+# Margin [m] of the correspondence reuse bounds (far above the rounding of the kd-tree's distances).
+_REUSE_MARGIN_M = 1e-9
 
 
 def register_points(
@@ -216,28 +221,74 @@ def register_points(
     cfg = MotionSnapConfig() if config is None else config
     src = as_array("source", source, np.float64, (None, 3))
     dst = as_array("target", target, np.float64, (None, 3))
-    fail = Registration(np.zeros(4), np.zeros((3, 3)), 0.0, float("inf"))
     if src.shape[0] < 3 or dst.shape[0] < 3:
-        return fail
+        return _fail()
     tree = cKDTree(dst)
-    nrm = _normals(dst, cfg.normal_neighbours)
+    return _register(src, dst, tree, _normals(dst, cfg.normal_neighbours, tree), cfg)
+
+
+def _fail() -> Registration:
+    return Registration(np.zeros(4), np.zeros((3, 3)), 0.0, float("inf"))
+
+
+def _register(src: F64, dst: F64, tree: cKDTree, nrm: F64, cfg: MotionSnapConfig) -> Registration:
+    """:func:`register_points` with the target's kd-tree and normals given (reused across pairs).
+
+    The nearest target point of each source point is exact in every iteration, as a fresh query would
+    give it, but a point is only queried again when the bounds of its last query (distances to the
+    nearest and second nearest target points, or the query radius) cannot settle it after its
+    displacement since: a nearest neighbour ``a`` at distance ``d1`` stays the nearest while
+    ``d1 + δ < d2 − δ`` and inside the radius while ``d1 + δ < radius``; no point is within the radius
+    while ``d1 − δ > radius`` (``d1`` the last query's radius when it found none).
+    """
+    m = src.shape[0]
     x = np.zeros(4)
     radii = cfg.correspondence_m
     jac = np.zeros((0, 4))
     r = np.zeros(0)
-    ok = np.zeros(src.shape[0], bool)
+    ok = np.zeros(m, bool)
+    # Each source point's last query: position, lower bounds of the distances to its nearest target point
+    # (``b1``, the query radius when none was found) and to any other one (``b2``), whether it found one,
+    # its index.
+    ref = np.zeros((m, 3))
+    b1 = np.zeros(m)
+    b2 = np.zeros(m)
+    found = np.zeros(m, bool)
+    jq = np.zeros(m, np.int64)
     for it in range(cfg.iterations):
         radius = radii[min(it * len(radii) // cfg.iterations, len(radii) - 1)]
         c, s = np.cos(x[3]), np.sin(x[3])
         rx = c * src[:, 0] - s * src[:, 1]
         ry = s * src[:, 0] + c * src[:, 1]
         moved = np.column_stack([rx + x[0], ry + x[1], src[:, 2] + x[2]])
-        dist, j = tree.query(moved, distance_upper_bound=radius)
-        ok = np.isfinite(dist)
+        if it == 0:
+            at = np.arange(m)
+            ok = np.zeros(m, bool)
+        else:
+            diff = moved - ref
+            delta = np.sqrt(np.einsum("ij,ij->i", diff, diff)) + _REUSE_MARGIN_M
+            hi = b1 + delta
+            ok = found & (hi < b2 - delta) & (hi < radius)  # same nearest point, inside the radius
+            at = np.flatnonzero(~ok & (b1 - delta <= radius + _REUSE_MARGIN_M))  # not surely outside
+        if at.size:
+            qd, qj = tree.query(moved[at], k=2, distance_upper_bound=radius)
+            first = qj[:, 0]
+            hit = np.isfinite(qd[:, 0])
+            tie = hit & (qd[:, 1] <= qd[:, 0] + 2.0 * _REUSE_MARGIN_M)
+            if tie.any():  # (near) equidistant: the index a single-neighbour query gives
+                first = first.copy()
+                first[tie] = tree.query(moved[at[tie]], distance_upper_bound=radius)[1]
+            ref[at] = moved[at]
+            b1[at] = np.where(hit, qd[:, 0], radius)
+            b2[at] = np.minimum(qd[:, 1], radius)
+            found[at] = hit
+            jq[at] = first
+            ok[at] = hit
         if ok.sum() < 3:
-            return fail
-        n = nrm[j[ok]]
-        r = np.einsum("ij,ij->i", moved[ok] - dst[j[ok]], n)
+            return _fail()
+        jo = jq[ok]
+        n = nrm[jo]
+        r = np.einsum("ij,ij->i", moved[ok] - dst[jo], n)
         jac = np.column_stack([n[:, 0], n[:, 1], n[:, 2], rx[ok] * n[:, 1] - ry[ok] * n[:, 0]])
         w = 1.0 / (1.0 + (r / cfg.robust_scale_m) ** 2)
         hess = jac.T @ (jac * w[:, None]) + 1e-9 * np.eye(4)
@@ -403,10 +454,14 @@ def snap_by_motion(
     informed = np.zeros(n_all, bool)
     step_info = 1.0 / cfg.step_std_m**2
     kf_pos = np.flatnonzero(var < 0)  # positions of the keyframes in the sequence
+    targets: dict[int, tuple[cKDTree, F64]] = {}
     for i, j in _edges(var, kf_pos, cfg):
         if counts_all[i] < cfg.min_points or counts_all[j] < cfg.min_points:
             continue
-        reg = register_points(local[j], local[i], cfg)
+        if i not in targets:  # kd-tree and normals of a cuboid's points, shared by its pairs
+            tree = cKDTree(local[i])
+            targets[i] = (tree, _normals(local[i], cfg.normal_neighbours, tree))
+        reg = _register(local[j], local[i], *targets[i], cfg)
         d = reg.move[[0, 1, 3]]
         if (
             reg.inlier_fraction < cfg.min_inlier_fraction
