@@ -141,15 +141,14 @@ def cuboid_public(path: CuboidPath, index: int = 0) -> CuboidPublic:
     )
 
 
+def _bounds(snap: SnapBoundsCreate, *names: str) -> dict[str, Any]:
+    """The bounds among ``names`` the request gives (omitted ones keep the method's defaults)."""
+    return {n: getattr(snap, n) for n in names if getattr(snap, n) is not None}
+
+
 def snap_config(snap: SnapBoundsCreate | None) -> SnapConfig | None:
     """Bounds of a containment refit (:func:`tracking.snap_to_points`) from the request."""
-    if snap is None:
-        return None
-    cfg = SnapConfig()
-    return SnapConfig(
-        max_shift_m=cfg.max_shift_m if snap.max_shift_m is None else snap.max_shift_m,
-        max_yaw_rad=cfg.max_yaw_rad if snap.max_yaw_rad is None else snap.max_yaw_rad,
-    )
+    return None if snap is None else SnapConfig(**_bounds(snap, "max_shift_m", "max_yaw_rad"))
 
 
 def snap_method_config(snap: SnapCreate | None) -> AnySnapConfig | None:
@@ -164,13 +163,8 @@ def snap_method_config(snap: SnapCreate | None) -> AnySnapConfig | None:
     if snap.method is SnapMethod.POINTS:
         return snap_config(snap)
     if snap.method is SnapMethod.FACES:
-        faces = FaceSnapConfig()
-        return FaceSnapConfig(max_shift_m=faces.max_shift_m if snap.max_shift_m is None else snap.max_shift_m)
-    motion = MotionSnapConfig()
-    return MotionSnapConfig(
-        max_shift_m=motion.max_shift_m if snap.max_shift_m is None else snap.max_shift_m,
-        max_yaw_rad=motion.max_yaw_rad if snap.max_yaw_rad is None else snap.max_yaw_rad,
-    )
+        return FaceSnapConfig(**_bounds(snap, "max_shift_m"))
+    return MotionSnapConfig(**_bounds(snap, "max_shift_m", "max_yaw_rad"))
 
 
 def snap_public(result: SnapResult) -> SnapReportPublic:

@@ -36,8 +36,7 @@ occlusion), moved to the world with the ego pose at each point's firing time; th
 during a sweep stays in the points. Every GT frame has a sweep, so ``mov+sweep`` is every moving frame; a
 further table keeps the moving frames with at least 30 exact returns on the object (``VISIBLE_POINTS``,
 from the simulator's point labels). Reported per seed and pooled; nothing is tuned on the simulator
-(every snap uses its defaults). ``snap_by_motion`` failing on a track (singular gap system) leaves that
-track interpolated and is counted (``snap_motion_runtime.failed_tracks``).
+(every snap uses its defaults).
 
 Run: ``.venv/bin/python -m benchmarks.eval_interpolation [--data PATH] [--json OUT]``, or
 ``.venv/bin/python -m benchmarks.eval_interpolation --sim robotaxi [--sim-seconds 20] [--sim-seeds 0,1,2]``.
@@ -71,7 +70,6 @@ from tracking import (
     PositionMethod,
     SnapConfig,
     SnapReference,
-    SnapResult,
     interpolate,
     snap_by_motion,
     snap_to_faces,
@@ -272,14 +270,7 @@ def _track_record(
                 snapped = snap_to_faces(out, q_sweeps, ref)
             elif name == "snap_motion" and ref is not None:
                 t_start = time.perf_counter()
-                try:
-                    snapped = snap_by_motion(out, q_sweeps, ref)
-                except np.linalg.LinAlgError:  # singular gap system: count it, keep the interpolation
-                    logger.warning(
-                        "snap_by_motion failed (singular system) on a track of %d frames", len(path)
-                    )
-                    rec["motion_failed"] = True
-                    snapped = _unsnapped(out)
+                snapped = snap_by_motion(out, q_sweeps, ref)
                 rec["motion"] = (
                     time.perf_counter() - t_start,
                     int(has_sweep.sum()),
@@ -332,14 +323,6 @@ def _tree(src: Source, t: int) -> tuple[np.ndarray, cKDTree]:
     return src.trees[t]
 
 
-def _unsnapped(path: CuboidPath) -> SnapResult:
-    n = len(path)
-    nan = np.full(n, np.nan)
-    zeros = np.zeros(n)
-    no = np.zeros(n, bool)
-    return SnapResult(path, nan, nan, zeros, zeros, np.zeros(n, np.int64), no, no)
-
-
 def summarise(records: list[dict[str, Any]]) -> dict[str, object]:
     """One keyframe spacing's table row per method (and the snap diagnostics) from track records."""
     keys = ("c", "y", "iou", "c_mov", "c_sw", "c_mov_sw", "A", "B", "y_mov_sw", "iou_mov_sw")
@@ -349,7 +332,7 @@ def summarise(records: list[dict[str, Any]]) -> dict[str, object]:
     snap_stats: dict[str, dict[str, Any]] = {
         n: {"moved": 0, "with_points": 0, "err_before_moved": [], "err_after_moved": []} for n in SNAPS
     }
-    motion_s, motion_tracks, motion_sweep_frames, motion_snapped, motion_failed = 0.0, 0, 0, 0, 0
+    motion_s, motion_tracks, motion_sweep_frames, motion_snapped = 0.0, 0, 0, 0
     flag_err: dict[str, list[np.ndarray]] = {"flagged": [], "unflagged": []}
     with_vis = any(r["vis"] is not None for r in records)
     for rec in records:
@@ -385,7 +368,6 @@ def summarise(records: list[dict[str, Any]]) -> dict[str, object]:
             motion_tracks += 1
             motion_sweep_frames += rec["motion"][1]
             motion_snapped += rec["motion"][2]
-            motion_failed += int(rec.get("motion_failed", False))
     row: dict[str, object] = {}
     for name in METHODS:
         e = {key: np.concatenate(v) if v else np.full(1, np.nan) for key, v in err[name].items()}
@@ -430,8 +412,6 @@ def summarise(records: list[dict[str, Any]]) -> dict[str, object]:
         # frames with a sweep that kept the interpolated cuboid (no accepted registration or refused)
         "fallback_fraction_of_sweep_frames": 1.0 - motion_snapped / max(motion_sweep_frames, 1),
     }
-    if motion_failed:
-        row["snap_motion_runtime"]["failed_tracks"] = motion_failed  # type: ignore[index]
     # Is the flag informative? Hermite centre error on frames snap flagged vs frames it accepted.
     for key, v in flag_err.items():
         e_f = np.concatenate(v) if v else np.zeros(0)
@@ -596,7 +576,6 @@ def report(results: dict[str, Any], header: str | None = None, with_json: bool =
         lines.append(
             f"    snap_motion: {rt['seconds_per_track']:.3f} s per track ({rt['tracks']} tracks), "
             f"{100 * rt['fallback_fraction_of_sweep_frames']:.1f} % of sweep frames fell back to hermite"
-            + (f", {rt['failed_tracks']} tracks failed (singular)" if rt.get("failed_tracks") else "")
         )
     first = next(iter(per_k.values()))
     if "center_mean_moving_visible_m" in first["hermite"]:

@@ -124,6 +124,13 @@ class SnapReference:
     keyframes: CuboidPath
     points: Sequence[npt.ArrayLike]
 
+    def __post_init__(self) -> None:
+        if len(self.points) != len(self.keyframes):
+            raise InvalidInputError(
+                f"reference.points must hold one array per keyframe ({len(self.keyframes)}), "
+                f"got {len(self.points)}"
+            )
+
 
 @dataclass(frozen=True, slots=True)
 class SnapResult:
@@ -218,10 +225,6 @@ def _prepare(box_center: F64, yaw: float, size: F64, points: F64, cfg: SnapConfi
 def _biases(ref: SnapReference, cfg: SnapConfig) -> tuple[F64, F64]:
     """Times [µs] and fit moves (K', 3) at the keyframes that have enough points."""
     kf = ref.keyframes
-    if len(ref.points) != len(kf):
-        raise InvalidInputError(
-            f"reference.points must hold one array per keyframe ({len(kf)}), got {len(ref.points)}"
-        )
     yaws = kf.yaws
     times, moves = [], []
     for i in range(len(kf)):

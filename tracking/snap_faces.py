@@ -170,11 +170,7 @@ def snap_to_faces(
     q = len(path)
     if len(points) != q:
         raise InvalidInputError(f"points must hold one array per cuboid ({q}), got {len(points)}")
-    kf = reference.keyframes
-    if len(reference.points) != len(kf):
-        raise InvalidInputError(
-            f"reference.points must hold one array per keyframe ({len(kf)}), got {len(reference.points)}"
-        )
+    kf = reference.keyframes  # SnapReference checked one sweep per keyframe
     kyaw = kf.yaws
     cal = np.full((len(kf), 4), np.nan)
     for j in range(len(kf)):

@@ -418,11 +418,7 @@ def snap_by_motion(
     q = len(path)
     if len(points) != q:
         raise InvalidInputError(f"points must hold one array per cuboid ({q}), got {len(points)}")
-    kf = reference.keyframes
-    if len(reference.points) != len(kf):
-        raise InvalidInputError(
-            f"reference.points must hold one array per keyframe ({len(kf)}), got {len(reference.points)}"
-        )
+    kf = reference.keyframes  # SnapReference checked one sweep per keyframe
     qpts = [
         as_array(f"points[{i}]", p, np.float32, (None, 3)).astype(np.float64) for i, p in enumerate(points)
     ]

@@ -22,6 +22,8 @@ adult/vehicle geometry, checked on PandaSet sequence 002 (``benchmarks/eval_prop
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import numpy.typing as npt
 
@@ -30,6 +32,7 @@ from engine.proposals.config import ClassRuleConfig
 __all__ = ["refine_classes", "rule_failures"]
 
 _VEHICLES = ("car", "truck")
+_SMALL = ("pedestrian", "cyclist")
 
 
 def _footprint_and_height(
@@ -149,25 +152,40 @@ def refine_classes(
     out = np.array(class_id, dtype=np.int32, copy=True)
     if not rules.enabled or boxes.shape[0] == 0:
         return out
+    small = np.flatnonzero(np.isin(out, [classes.index(n) for n in _SMALL if n in classes]))
+    for k, failed in _failures(
+        points, height_above_ground, labels, boxes, class_id, cluster, classes, rules, small
+    ):
+        if failed:
+            out[k] = -1
+    return out
+
+
+def _failures(
+    points: npt.NDArray[np.float32],
+    height_above_ground: npt.NDArray[np.float32],
+    labels: npt.NDArray[np.int32],
+    boxes: npt.NDArray[np.float32],
+    class_id: npt.NDArray[np.int32],
+    cluster: npt.NDArray[np.int64],
+    classes: tuple[str, ...],
+    rules: ClassRuleConfig,
+    rows: npt.NDArray[np.int64],
+) -> Iterator[tuple[int, list[str]]]:
+    """``(k, failed rule names)`` for each box row in ``rows`` (arguments as :func:`refine_classes`)."""
     ped = classes.index("pedestrian") if "pedestrian" in classes else -2
-    cyc = classes.index("cyclist") if "cyclist" in classes else -2
-    small = np.flatnonzero((out == ped) | (out == cyc))
-    if small.size == 0:
-        return out
     vehicle_ids = [classes.index(n) for n in _VEHICLES if n in classes]
     order = np.argsort(labels, kind="stable")
     sorted_labels = labels[order]
-    starts = np.searchsorted(sorted_labels, cluster[small], side="left")
-    ends = np.searchsorted(sorted_labels, cluster[small], side="right")
+    starts = np.searchsorted(sorted_labels, cluster[rows], side="left")
+    ends = np.searchsorted(sorted_labels, cluster[rows], side="right")
     xy = points[:, :2].astype(np.float64)
     hag = height_above_ground.astype(np.float64)
-    vrows = np.flatnonzero(np.isin(out, vehicle_ids))
+    vrows = np.flatnonzero(np.isin(class_id, vehicle_ids))
     rects: dict[int, npt.NDArray[np.float32]] = {}
-    for k, a, b in zip(small.tolist(), starts.tolist(), ends.tolist(), strict=True):
+    for k, a, b in zip(rows.tolist(), starts.tolist(), ends.tolist(), strict=True):
         near = _vehicles_for(k, boxes, vrows, rules, xy, order, sorted_labels, cluster, rects)
-        if _failed_rules(xy[order[a:b]], hag[order[a:b]], boxes[k], out[k] == ped, near, rules):
-            out[k] = -1
-    return out
+        yield k, _failed_rules(xy[order[a:b]], hag[order[a:b]], boxes[k], class_id[k] == ped, near, rules)
 
 
 def _failed_rules(
@@ -211,18 +229,7 @@ def rule_failures(
     k: int,
 ) -> list[str]:
     """Names of the shape rules row ``k`` fails (arguments as :func:`refine_classes`, size-prior ids)."""
-    vehicle_ids = [classes.index(n) for n in _VEHICLES if n in classes]
-    order = np.argsort(labels, kind="stable")
-    xy = points[:, :2].astype(np.float64)
-    vrows = np.flatnonzero(np.isin(class_id, vehicle_ids))
-    near = _vehicles_for(k, boxes, vrows, rules, xy, order, labels[order], cluster, {})
-    idx = np.flatnonzero(labels == cluster[k])
-    is_ped = "pedestrian" in classes and int(class_id[k]) == classes.index("pedestrian")
-    return _failed_rules(
-        points[idx, :2].astype(np.float64),
-        height_above_ground[idx].astype(np.float64),
-        boxes[k],
-        is_ped,
-        near,
-        rules,
-    )
+    rows = np.array([k], np.int64)
+    return next(
+        _failures(points, height_above_ground, labels, boxes, class_id, cluster, classes, rules, rows)
+    )[1]

@@ -100,11 +100,19 @@ def _lidar(log: Log, lidar_id: str | None) -> str:
     return lidar_id
 
 
-def _nearest_sweep(log: Log, lidar_id: str, timestamp_us: int, max_gap_us: int) -> tuple[int, int]:
-    """Index of the sweep nearest ``timestamp_us`` and its distance from it [µs]."""
+def _nearest_sweep(log: Log, lidar_id: str, timestamp_us: int, max_gap_us: int, required: bool) -> int | None:
+    """Index of the sweep nearest ``timestamp_us``; None (error if ``required``) beyond ``max_gap_us``."""
     stream = log.lidar[lidar_id]
     index = stream.nearest(int(timestamp_us))
-    return index, abs(int(stream.timestamps_us[index]) - int(timestamp_us))
+    gap = abs(int(stream.timestamps_us[index]) - int(timestamp_us))
+    if gap <= max_gap_us:
+        return index
+    if required:
+        raise InvalidInputError(
+            f"timestamp_us {timestamp_us} has no {lidar_id!r} sweep within {max_gap_us} µs "
+            f"(nearest {gap} µs away)"
+        )
+    return None
 
 
 def log_points(log: Log, lidar_id: str | None, timestamp_us: int, frame: PoseFrame, max_gap_us: int) -> F32:
@@ -116,12 +124,8 @@ def log_points(log: Log, lidar_id: str | None, timestamp_us: int, frame: PoseFra
         Unknown lidar, or no sweep within ``max_gap_us``.
     """
     lidar_id = _lidar(log, lidar_id)
-    index, gap = _nearest_sweep(log, lidar_id, timestamp_us, max_gap_us)
-    if gap > max_gap_us:
-        raise InvalidInputError(
-            f"timestamp_us {timestamp_us} has no {lidar_id!r} sweep within {max_gap_us} µs "
-            f"(nearest {gap} µs away)"
-        )
+    index = _nearest_sweep(log, lidar_id, timestamp_us, max_gap_us, required=True)
+    assert index is not None
     return sweep_points(log, lidar_id, index, frame)
 
 
@@ -132,25 +136,21 @@ class _WorldSweeps:
         self.log, self.lidar_id, self.max_gap_us = log, _lidar(log, lidar_id), max_gap_us
         self._cache: dict[int, F32] = {}
 
-    def _points(self, index: int) -> F32:
+    def _points(self, timestamp_us: int, required: bool) -> F32:
+        index = _nearest_sweep(self.log, self.lidar_id, timestamp_us, self.max_gap_us, required)
+        if index is None:
+            return np.zeros((0, 3), np.float32)
         if index not in self._cache:
             self._cache[index] = sweep_points(self.log, self.lidar_id, index, PoseFrame.WORLD)
         return self._cache[index]
 
     def query(self, timestamp_us: int) -> F32:
         """The sweep nearest ``timestamp_us``; raises when none lies within ``max_gap_us``."""
-        index, gap = _nearest_sweep(self.log, self.lidar_id, timestamp_us, self.max_gap_us)
-        if gap > self.max_gap_us:
-            raise InvalidInputError(
-                f"timestamp_us {timestamp_us} has no {self.lidar_id!r} sweep within {self.max_gap_us} µs "
-                f"(nearest {gap} µs away)"
-            )
-        return self._points(index)
+        return self._points(timestamp_us, required=True)
 
     def keyframe(self, timestamp_us: int) -> F32:
         """The sweep nearest ``timestamp_us``, or no points (no evidence) when none lies within the gap."""
-        index, gap = _nearest_sweep(self.log, self.lidar_id, timestamp_us, self.max_gap_us)
-        return np.zeros((0, 3), np.float32) if gap > self.max_gap_us else self._points(index)
+        return self._points(timestamp_us, required=False)
 
 
 def interpolate_cuboids(
@@ -230,48 +230,11 @@ def interpolate_cuboids(
         if isinstance(snap, MotionSnapConfig):
             result = snap_by_motion(world, points, reference, snap)
         else:
-            result = _snap_faces(world, points, reference, snap)
+            result = snap_to_faces(world, points, reference, snap)
     path = to_frame(result.path, out_frame, trajectory)
     if out_frame is not PoseFrame.WORLD and keyframes.frame is out_frame:
         path = _keep_keyframes(path, keyframes, (result.shift_m == 0) & (result.yaw_change_rad == 0))
     return Interpolated(path, replace(result, path=path))
-
-
-def _snap_faces(
-    path: CuboidPath, points: list[F32], reference: SnapReference, config: FaceSnapConfig
-) -> SnapResult:
-    """:func:`tracking.snap_to_faces` on the rows before the last keyframe; the rest stay as interpolated.
-
-    At or after the last keyframe's time the faces snap has no gap to blend in (at the keyframe the
-    interpolation is exact) and ``snap_to_faces`` indexes past its per-gap accelerations there, so those
-    rows are reported unsnapped with no points, as :func:`tracking.snap_by_motion` reports keyframe rows.
-    """
-    inside = np.flatnonzero(path.timestamps_us < reference.keyframes.timestamps_us[-1])
-    if inside.size == len(path):
-        return snap_to_faces(path, points, reference, config)
-    q = len(path)
-    res = SnapResult(
-        path,
-        np.full(q, np.nan),
-        np.full(q, np.nan),
-        np.zeros(q),
-        np.zeros(q),
-        np.zeros(q, np.int64),
-        np.zeros(q, bool),
-        np.zeros(q, bool),
-    )
-    if inside.size == 0:
-        return res
-    part = snap_to_faces(path.take(inside), [points[i] for i in inside.tolist()], reference, config)
-    centers = path.centers.copy()
-    centers[inside] = part.path.centers
-    out = CuboidPath(
-        path.timestamps_us, centers, path.sizes, path.rotations_wxyz, path.confidence, path.frame
-    )
-    for name in ("residual_m", "residual_before_m", "shift_m", "yaw_change_rad", "n_points", "snapped"):
-        getattr(res, name)[inside] = getattr(part, name)
-    res.needs_keyframe[inside] = part.needs_keyframe
-    return replace(res, path=out)
 
 
 def _keep_keyframes(path: CuboidPath, keyframes: CuboidPath, unmoved: npt.NDArray[np.bool_]) -> CuboidPath:

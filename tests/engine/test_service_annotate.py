@@ -163,7 +163,9 @@ def test_faces_rows_at_and_after_the_last_keyframe(sim: tuple[Log, CuboidPath]) 
     )
     assert got.snap is not None
     tail = track.timestamps_us >= kf.timestamps_us[-1]
-    assert not got.snap.snapped[tail].any() and (got.snap.n_points[tail] == 0).all()
+    assert not got.snap.snapped[tail].any()  # nothing to blend at or past the last keyframe
+    held = interpolate(kf, track.timestamps_us[tail], out_of_range=OutOfRange.HOLD)
+    np.testing.assert_allclose(got.path.centers[tail], held.centers, atol=1e-9)
     np.testing.assert_array_equal(got.path.centers[KEEP[-1]], kf.centers[-1])
     inside = interpolate_cuboids(kf, track.timestamps_us[KEEP[0] : KEEP[-1]], log=log, snap=FaceSnapConfig())
     assert inside.snap is not None
