@@ -3,9 +3,12 @@
 Run: ``python -m benchmarks.bench_shared_frame [--quick] [--json PATH] [--no-results-md]``.
 
 Peers on the same inputs: ``cv2.projectPoints`` (pinhole + distortion), ``cv2.fisheye.projectPoints``
-(Kannala–Brandt) and a nuScenes-devkit-style NumPy chain (4 rigid transforms + ``view_points`` +
-masks, written here in NumPy). The memory-bandwidth bound uses this machine's measured NumPy copy /
-triad bandwidth and the bytes each call must move (float32 SoA input once, dense outputs).
+(Kannala–Brandt), a nuScenes-devkit-style NumPy chain (4 rigid transforms + ``view_points`` + masks,
+written here in NumPy) and the devkit's own code on the same points, run in its venv
+(``benchmarks/devkit_chain.py``; a stated reason when ``.venv-nuscenes`` is missing). Every peer runs
+under the same pinned glibc allocator thresholds (``benchmarks.common.MALLOC_SETTINGS``). The
+memory-bandwidth bound uses this machine's measured NumPy copy / triad bandwidth and the bytes each
+call must move (float32 SoA input once, dense outputs).
 asv-shaped: ``params`` / ``param_names`` grid, seeded ``setup`` with JIT warm-up, ``time_*``.
 """
 
@@ -28,7 +31,7 @@ import numpy as np  # noqa: E402
 
 import kernels  # noqa: E402
 from benchmarks import floors  # noqa: E402
-from benchmarks.common import machine_info, update_results_md  # noqa: E402
+from benchmarks.common import MALLOC_SETTINGS, machine_info, pin_malloc_thresholds, update_results_md  # noqa: E402
 from calibration.camera_examples import example_cameras  # noqa: E402
 
 log = logging.getLogger("bench_shared_frame")
@@ -118,6 +121,47 @@ def nuscenes_chain(points: np.ndarray, mats: list[np.ndarray], k: np.ndarray, w:
     return pts[:2], depth, mask
 
 
+def devkit_python() -> Path | None:
+    """The devkit's interpreter (``FUSIONLABEL_NUSCENES_PYTHON`` or ``.venv-nuscenes``), if present."""
+    env = os.environ.get("FUSIONLABEL_NUSCENES_PYTHON")
+    path = Path(env) if env else ROOT / ".venv-nuscenes" / "bin" / "python"
+    return path if path.exists() else None
+
+
+def devkit_chain_time(
+    points: np.ndarray, mats: list[np.ndarray], k: np.ndarray, w: int, h: int, repeat: int
+) -> tuple[Timing, dict[str, Any]] | str:
+    """Time the devkit's own chain on the same inputs (``benchmarks/devkit_chain.py`` in its venv).
+
+    Returns the timing and facts (points kept, versions), or the reason it could not run.
+    """
+    import subprocess
+    import tempfile
+
+    python = devkit_python()
+    if python is None:
+        return "nuScenes devkit venv missing (make nuscenes-devkit, or set FUSIONLABEL_NUSCENES_PYTHON)"
+    with tempfile.TemporaryDirectory() as tmp:
+        np.save(Path(tmp) / "points.npy", np.ascontiguousarray(points, dtype=np.float32))
+        np.save(Path(tmp) / "mats.npy", np.stack(mats))
+        np.save(Path(tmp) / "K.npy", k)
+        script = ROOT / "benchmarks" / "devkit_chain.py"
+        # this process's OpenBLAS / OpenMP workers spin for a while after the calls just timed and
+        # would take a core from the child: let them go to sleep first
+        time.sleep(0.5)
+        proc = subprocess.run(
+            [str(python), str(script), tmp, str(w), str(h), str(repeat)],
+            capture_output=True,
+            text=True,
+            check=False,
+            env={**os.environ, **{k: str(v) for k, v in MALLOC_SETTINGS.items()}},
+        )
+    if proc.returncode != 0:
+        return f"devkit chain failed: {proc.stderr.strip().splitlines()[-1:]}"
+    out = json.loads(proc.stdout)
+    return Timing(out.pop("samples_s")), out
+
+
 class SharedFrameSuite:
     """asv-shaped suite: projection of N points into C cameras, and deskew."""
 
@@ -144,6 +188,7 @@ def run(quick: bool) -> dict[str, Any]:
     from calibration.trajectory import Trajectory
 
     start_load = f"{os.getloadavg()[0]:.2f}"
+    malloc_pinned = pin_malloc_thresholds()  # the same allocator state for every peer (see common.py)
     repeat = 5 if quick else 20
     rng = np.random.default_rng(0)
     n = 250_000
@@ -177,6 +222,20 @@ def run(quick: bool) -> dict[str, Any]:
             lambda k=k, cam=cam, cm=chain_mats: nuscenes_chain(pts_cam, cm, k, cam.width, cam.height),
             max(3, repeat // 4),
         )
+        devkit = devkit_chain_time(pts_cam, chain_mats, k, cam.width, cam.height, max(3, repeat // 2))
+        if isinstance(devkit, str):
+            devkit_cols: dict[str, Any] = {"devkit_chain": devkit}
+        else:
+            t_dev, facts = devkit
+            ours_kept = int(nuscenes_chain(pts_cam, chain_mats, k, cam.width, cam.height)[2].sum())
+            devkit_cols = {
+                "devkit_chain_ms": t_dev * 1e3,
+                "devkit_chain_best_ms": t_dev.best * 1e3,
+                "ratio_devkit": t_dev / t_ours,
+                "ratio_devkit_best": t_dev.best / t_ours.best,
+                "devkit_kept_equals_chain": facts["kept"] == ours_kept,
+                "devkit_versions": f"nuscenes-devkit {facts['devkit']}, NumPy {facts['numpy']}",
+            }
         moved = n * 12 + n * 13  # SoA float32 in, u/v/depth float32 + valid bool out
         bound = moved / (bw["copy_GBps"] * 1e9)
         rows.append(
@@ -200,6 +259,7 @@ def run(quick: bool) -> dict[str, Any]:
                 "nuscenes_chain_ms": t_chain * 1e3,
                 "ratio_nuscenes": t_chain / t_ours,
                 "ratio_nuscenes_best": t_chain.best / t_ours.best,
+                **devkit_cols,
                 "bandwidth_bound_ms": bound * 1e3,
                 "x_bound": t_ours / bound,
             }
@@ -313,8 +373,16 @@ def run(quick: bool) -> dict[str, Any]:
         "load_average_1min": start_load,
         "threading_layer": numba.threading_layer(),  # type: ignore[attr-defined]
         "load_average_1min_end": end_load,
+        "malloc": dict(MALLOC_SETTINGS) if malloc_pinned else "glibc defaults",
     }
     return {"machine": machine, "bandwidth": bw, "rows": rows, "quick": quick}
+
+
+def _malloc_text(setting: Any) -> str:
+    """``{"MALLOC_MMAP_THRESHOLD_": 33554432, ...}`` -> ``MALLOC_MMAP_THRESHOLD_=32 MB, ...``."""
+    if isinstance(setting, dict):
+        return ", ".join(f"{k}={v >> 20} MB" for k, v in setting.items())
+    return str(setting)
 
 
 def markdown(result: dict[str, Any]) -> str:
@@ -328,6 +396,7 @@ def markdown(result: dict[str, Any]) -> str:
         f"{' (quick run)' if result['quick'] else ''}"
         f"{'; 512-bit vectors (--wide-vectors)' if result.get('wide_vectors') else ''}"
         f"; numba threading layer {m.get('threading_layer')}; "
+        f"glibc malloc {_malloc_text(m.get('malloc', 'glibc defaults'))}; "
         f"1-min load average {m['load_average_1min']} at the start, {m.get('load_average_1min_end', '?')} at "
         "the end (above ~0.5 the 2 cores were shared and medians are inflated).",
         f"Measured memory bandwidth: copy {bw['copy_GBps']:.1f} GB/s, triad {bw['triad_GBps']:.1f} GB/s "
@@ -377,6 +446,24 @@ def markdown(result: dict[str, Any]) -> str:
             + ", ".join(f"{r['soa_api_ms']:.2f} ms ({r['case'].split()[-1]})" for r in extra)
             + ".",
         ]
+    dev = [r for r in result["rows"] if "devkit_chain_ms" in r]
+    if dev:
+        lines += [
+            "",
+            "The nuScenes devkit's own code on the same points (`benchmarks/devkit_chain.py`: the body of "
+            "`map_pointcloud_to_image` after the file read, in the devkit's venv, "
+            f"{dev[0]['devkit_versions']}; points kept equal the NumPy chain's: "
+            f"{all(r['devkit_kept_equals_chain'] for r in dev)}): "
+            + ", ".join(
+                f"{r['devkit_chain_ms']:.2f} ms median / {r['devkit_chain_best_ms']:.2f} best = "
+                f"{r['ratio_devkit']:.0f}x / {r['ratio_devkit_best']:.0f}x ours ({r['case'].split()[-1]})"
+                for r in dev
+            )
+            + ".",
+        ]
+    missing = {r["devkit_chain"] for r in result["rows"] if "devkit_chain" in r}
+    if missing:
+        lines += ["", "The nuScenes devkit's own code was not timed: " + "; ".join(sorted(missing)) + "."]
     pre = [r for r in result["rows"] if "floor_prealloc_best_ms" in r]
     if pre:
         lines += [

@@ -80,6 +80,28 @@ def git_commit(root: Path = ROOT) -> tuple[str, bool | None]:
     return head, bool(status.stdout.strip()) if status.returncode == 0 else None
 
 
+#: glibc allocator settings every NumPy peer runs under (this process via mallopt, subprocesses via the
+#: environment): arrays up to 32 MB come from the heap and freed memory is kept, so a NumPy chain's
+#: temporaries are not page-faulted afresh on every call. Without them the same NumPy chain measured
+#: 9-20 ms instead of 3.4 ms per 250k points here, depending only on what the process had freed before.
+MALLOC_SETTINGS = {"MALLOC_MMAP_THRESHOLD_": 32 << 20, "MALLOC_TRIM_THRESHOLD_": 128 << 20}
+
+
+def pin_malloc_thresholds() -> bool:
+    """Apply :data:`MALLOC_SETTINGS` to this process (glibc ``mallopt``); False where there is no glibc."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if platform.system() != "Linux" or name is None:
+        return False
+    libc = ctypes.CDLL(name)
+    m_trim_threshold, m_mmap_threshold = -1, -3  # <malloc.h>
+    ok_mmap = libc.mallopt(m_mmap_threshold, MALLOC_SETTINGS["MALLOC_MMAP_THRESHOLD_"])
+    ok_trim = libc.mallopt(m_trim_threshold, MALLOC_SETTINGS["MALLOC_TRIM_THRESHOLD_"])
+    return bool(ok_mmap and ok_trim)
+
+
 def load_average() -> float:
     """1-minute load average of this machine (0.0 where the OS does not report one)."""
     try:

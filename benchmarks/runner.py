@@ -28,7 +28,15 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.common import ROOT, CompileClock, load_average, machine_info, update_results_md
+from benchmarks.common import (
+    MALLOC_SETTINGS,
+    ROOT,
+    CompileClock,
+    load_average,
+    machine_info,
+    pin_malloc_thresholds,
+    update_results_md,
+)
 from benchmarks.stages import NO_GPU, POINT_STAGES, Plan, RigData
 from benchmarks.stages_labels import LABEL_STAGES
 
@@ -171,6 +179,7 @@ def run(
 
     t0 = time.perf_counter()
     load_start = load_average()
+    malloc_pinned = pin_malloc_thresholds()  # the same allocator state for every peer (see common.py)
     rigs = list(rigs or ALL_RIGS)
     stages = list(stages or STAGES)
     for s in stages:
@@ -218,7 +227,11 @@ def run(
                     "  %s %.1f s (numba compile %.1f s)", stage, time.perf_counter() - t_stage, clock.seconds
                 )
     return {
-        "machine": {**machine_info(), "load_average_1min_start": load_start},
+        "machine": {
+            **machine_info(),
+            "load_average_1min_start": load_start,
+            "malloc": dict(MALLOC_SETTINGS) if malloc_pinned else "glibc defaults",
+        },
         "bandwidth": bw,
         "quick": quick,
         "cuda": use_cuda,
