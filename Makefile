@@ -47,8 +47,10 @@ $(SFS_VENV)/.installed:
 
 sfs-sdk: sysdeps $(SFS_VENV)/.installed
 
-test: venv sfs-sdk nuscenes-devkit  ## install everything, lint, and run the whole suite
+test: venv sfs-sdk nuscenes-devkit  ## install everything, lint, type-check, and run the whole suite
 	$(VENV)/bin/ruff check engine kernels calibration tracking api benchmarks tests tools
+	$(VENV)/bin/ruff format --check engine kernels calibration tracking api benchmarks tests tools
+	$(VENV)/bin/mypy
 	FUSIONLABEL_SFS_SDK_PYTHON=$${FUSIONLABEL_SFS_SDK_PYTHON:-$(CURDIR)/$(SFS_VENV)/bin/python} $(PY) -m pytest -q
 
 demo: venv  ## the main job on the embedded default (bundled real data, CPU)
@@ -70,8 +72,8 @@ nuscenes-crosscheck: venv nuscenes-devkit  ## our nuScenes reader against the of
 	$(PY) tools/nuscenes_crosscheck.py --devkit-python $(NUSCENES_VENV)/bin/python
 
 lint: venv
-	$(VENV)/bin/ruff check engine kernels calibration tracking api benchmarks tests
-	$(VENV)/bin/ruff format --check engine kernels calibration tracking api benchmarks tests
+	$(VENV)/bin/ruff check engine kernels calibration tracking api benchmarks tests tools
+	$(VENV)/bin/ruff format --check engine kernels calibration tracking api benchmarks tests tools
 
 typecheck: venv
 	$(VENV)/bin/mypy
