@@ -58,6 +58,7 @@ from scipy.spatial import cKDTree
 from calibration.se3 import yaw_to_quat_wxyz
 from kernels.errors import InvalidInputError
 from kernels.validation import as_array
+from tracking import _icp
 from tracking.paths import CuboidPath
 from tracking.snap import SnapConfig, SnapReference, SnapResult, _eval
 from tracking.snap_faces import _gap_accelerations
@@ -223,16 +224,57 @@ def register_points(
     dst = as_array("target", target, np.float64, (None, 3))
     if src.shape[0] < 3 or dst.shape[0] < 3:
         return _fail()
-    tree = cKDTree(dst)
-    return _register(src, dst, tree, _normals(dst, cfg.normal_neighbours, tree), cfg)
+    return _register(src, _Target.of(dst, cfg), cfg)
 
 
 def _fail() -> Registration:
     return Registration(np.zeros(4), np.zeros((3, 3)), 0.0, float("inf"))
 
 
-def _register(src: F64, dst: F64, tree: cKDTree, nrm: F64, cfg: MotionSnapConfig) -> Registration:
-    """:func:`register_points` with the target's kd-tree and normals given (reused across pairs).
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """A registration target prepared once and shared by its pairs: points, kd-tree, normals, grid."""
+
+    points: F64
+    tree: cKDTree
+    normals: F64
+    grid: tuple[F64, npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]
+    cell: float
+
+    @classmethod
+    def of(cls, points: F64, cfg: MotionSnapConfig) -> _Target:
+        tree = cKDTree(points)
+        cell = float(min(cfg.correspondence_m)) / 2.0
+        grid = _icp.grid_build(np.ascontiguousarray(points), cell)
+        return cls(points, tree, _normals(points, cfg.normal_neighbours, tree), grid, cell)
+
+
+def _register(src: F64, target: _Target, cfg: MotionSnapConfig) -> Registration:
+    """:func:`register_points` on a prepared target: the compiled ICP of :mod:`tracking._icp`.
+
+    Falls back to :func:`_register_reference` when the target's grid would be too large (points spread
+    over kilometres).
+    """
+    if target.grid[2].shape[0] == 0:
+        return _register_reference(src, target.points, target.tree, target.normals, cfg)
+    move, info, fraction, rms, ok = _icp.register(
+        np.ascontiguousarray(src),
+        target.points,
+        target.normals,
+        target.grid,
+        target.cell,
+        np.asarray(cfg.correspondence_m, np.float64),
+        cfg.iterations,
+        cfg.robust_scale_m,
+        _REUSE_MARGIN_M,
+    )
+    if not ok:
+        return _fail()
+    return Registration(move, info, float(fraction), float(rms))
+
+
+def _register_reference(src: F64, dst: F64, tree: cKDTree, nrm: F64, cfg: MotionSnapConfig) -> Registration:
+    """NumPy + kd-tree version of :func:`_register` (the tests' reference; target prepared by the caller).
 
     The nearest target point of each source point is exact in every iteration, as a fresh query would
     give it, but a point is only queried again when the bounds of its last query (distances to the
@@ -450,14 +492,13 @@ def snap_by_motion(
     informed = np.zeros(n_all, bool)
     step_info = 1.0 / cfg.step_std_m**2
     kf_pos = np.flatnonzero(var < 0)  # positions of the keyframes in the sequence
-    targets: dict[int, tuple[cKDTree, F64]] = {}
+    targets: dict[int, _Target] = {}
     for i, j in _edges(var, kf_pos, cfg):
         if counts_all[i] < cfg.min_points or counts_all[j] < cfg.min_points:
             continue
-        if i not in targets:  # kd-tree and normals of a cuboid's points, shared by its pairs
-            tree = cKDTree(local[i])
-            targets[i] = (tree, _normals(local[i], cfg.normal_neighbours, tree))
-        reg = _register(local[j], local[i], *targets[i], cfg)
+        if i not in targets:  # kd-tree, normals and grid of a cuboid's points, shared by its pairs
+            targets[i] = _Target.of(local[i], cfg)
+        reg = _register(local[j], targets[i], cfg)
         d = reg.move[[0, 1, 3]]
         if (
             reg.inlier_fraction < cfg.min_inlier_fraction
