@@ -23,7 +23,7 @@ _KERNELS: dict[int, Any] = {}
 
 
 def _make_kernel(model_id: int) -> Any:
-    sample = _footprint_math.compile_group(model_id, numba.njit)["footprint_sample"]
+    store = _footprint_math.compile_group(model_id, numba.njit)["store_sample"]
     mid = model_id
 
     @cached_njit(parallel=True, key=f"model={mid}")
@@ -35,14 +35,7 @@ def _make_kernel(model_id: int) -> Any:
             rt = rts[c]
             intr = intrs[c]
             for s in range(n_s):
-                uu, vv, dd, xc, yc, zc, fl = sample(mid, intr, rt, near, bp, j, s, k_edge, grid)
-                u[j, s] = uu
-                v[j, s] = vv
-                depth[j, s] = dd
-                points_cam[j, s, 0] = xc
-                points_cam[j, s, 1] = yc
-                points_cam[j, s, 2] = zc
-                flags[j, s] = fl
+                store(mid, intr, rt, near, bp, j, s, k_edge, grid, u, v, depth, points_cam, flags)
 
     return kernel
 

@@ -44,7 +44,7 @@ _height_above = _GR["height_above"]
 _fill_pit = _GR["fill_pit"]
 _voxel_key = _CL["voxel_key"]
 _neighbour_range = _CL["neighbour_range"]
-_fit_cluster = _FIT["fit_cluster"]
+_fit_selected = _FIT["fit_selected"]
 _NO_KEY = _cluster_math.NO_KEY
 
 
@@ -206,28 +206,19 @@ def fit_clusters(
     score: Any,
 ) -> None:  # pragma: no cover
     """Fit one cuboid per selected cluster (see :func:`kernels._math.fit.fit_cluster`)."""
-    n_classes = priors.shape[0]
     for j in prange(selected.shape[0]):
-        c = selected[j]
-        x, y, z, ln, wd, ht, yaw, cls, sc = _fit_cluster(
+        _fit_selected(
+            j,
             points,
             ground_z,
             order,
-            offsets[c],
-            offsets[c + 1],
+            offsets,
+            selected,
             params,
             priors,
-            n_classes,
             mode,
-            velocity[j, 0],
-            velocity[j, 1],
+            velocity,
+            boxes,
+            class_id,
+            score,
         )
-        boxes[j, 0] = x
-        boxes[j, 1] = y
-        boxes[j, 2] = z
-        boxes[j, 3] = ln
-        boxes[j, 4] = wd
-        boxes[j, 5] = ht
-        boxes[j, 6] = yaw
-        class_id[j] = cls
-        score[j] = sc

@@ -19,7 +19,7 @@ _KERNELS: dict[int, Any] = {}
 
 
 def _make_kernel(model_id: int) -> Any:
-    sample = _footprint_math.compile_group(model_id, cuda.jit(device=True))["footprint_sample"]
+    store = _footprint_math.compile_group(model_id, cuda.jit(device=True))["store_sample"]
     mid = model_id
 
     @cuda.jit
@@ -31,14 +31,7 @@ def _make_kernel(model_id: int) -> Any:
             s = k - q * n_s
             j = sel[q]
             c = cam_index[j]
-            uu, vv, dd, xc, yc, zc, fl = sample(mid, intrs[c], rts[c], near, bp, j, s, k_edge, grid)
-            u[j, s] = uu
-            v[j, s] = vv
-            depth[j, s] = dd
-            points_cam[j, s, 0] = xc
-            points_cam[j, s, 1] = yc
-            points_cam[j, s, 2] = zc
-            flags[j, s] = fl
+            store(mid, intrs[c], rts[c], near, bp, j, s, k_edge, grid, u, v, depth, points_cam, flags)
 
     return kernel
 

@@ -58,7 +58,7 @@ _fill_pit = _GR["fill_pit"]
 _voxel_key = _CL["voxel_key"]
 _neighbour_range = _CL["neighbour_range"]
 _find_root = _CL["find_root"]
-_fit_cluster = _FIT["fit_cluster"]
+_fit_selected = _FIT["fit_selected"]
 _NO_KEY = _cluster_math.NO_KEY
 
 
@@ -186,31 +186,22 @@ def fit_clusters(  # type: ignore[no-untyped-def]
 ):  # type: ignore[no-untyped-def]  # noqa: E501  # pragma: no cover
     """One cuboid per selected cluster, one thread each (see :func:`kernels.cpu_geometry.fit_clusters`)."""
     start, stride = cuda.grid(1), cuda.gridsize(1)
-    n_classes = priors.shape[0]
     for j in range(start, selected.shape[0], stride):
-        c = selected[j]
-        x, y, z, ln, wd, ht, yaw, cls, sc = _fit_cluster(
+        _fit_selected(
+            j,
             points,
             ground_z,
             order,
-            offsets[c],
-            offsets[c + 1],
+            offsets,
+            selected,
             params,
             priors,
-            n_classes,
             mode,
-            velocity[j, 0],
-            velocity[j, 1],
+            velocity,
+            boxes,
+            class_id,
+            score,
         )
-        boxes[j, 0] = x
-        boxes[j, 1] = y
-        boxes[j, 2] = z
-        boxes[j, 3] = ln
-        boxes[j, 4] = wd
-        boxes[j, 5] = ht
-        boxes[j, 6] = yaw
-        class_id[j] = cls
-        score[j] = sc
 
 
 # --- orchestration (called by kernels.geometry with validated, placed arrays) -------------------------

@@ -335,6 +335,50 @@ def fit_cluster(  # type: ignore[no-untyped-def]
     return cx, cy, bottom + 0.5 * height, la, wa, height, yaw, cls, score
 
 
+def fit_selected(  # type: ignore[no-untyped-def]
+    j: int,
+    points,
+    ground_z,
+    order,
+    offsets,
+    selected,
+    params,
+    priors,
+    mode: int,
+    velocity,
+    boxes,
+    class_id,
+    score,
+) -> None:
+    """Fit the ``j``-th selected cluster and write row ``j`` of ``boxes``, ``class_id``, ``score``.
+
+    The body of both targets' loops (``kernels.cpu_geometry.fit_clusters``, ``kernels.cuda_geometry``).
+    """
+    c = selected[j]
+    x, y, z, ln, wd, ht, yaw, cls, sc = fit_cluster(
+        points,
+        ground_z,
+        order,
+        offsets[c],
+        offsets[c + 1],
+        params,
+        priors,
+        priors.shape[0],
+        mode,
+        velocity[j, 0],
+        velocity[j, 1],
+    )
+    boxes[j, 0] = x
+    boxes[j, 1] = y
+    boxes[j, 2] = z
+    boxes[j, 3] = ln
+    boxes[j, 4] = wd
+    boxes[j, 5] = ht
+    boxes[j, 6] = yaw
+    class_id[j] = cls
+    score[j] = sc
+
+
 #: Functions compiled for each target (see :func:`kernels._math.retarget.retarget`).
 DEVICE_FUNCTIONS = (
     rect_extents,
@@ -347,4 +391,5 @@ DEVICE_FUNCTIONS = (
     occlusion_weight,
     grow,
     fit_cluster,
+    fit_selected,
 )

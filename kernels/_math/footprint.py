@@ -183,13 +183,49 @@ def footprint_sample(  # type: ignore[no-untyped-def]
     return u, v, d, xc, yc, zc, flags
 
 
+def store_sample(  # type: ignore[no-untyped-def]
+    model_id: int,
+    intr,
+    rt,
+    near: float,
+    bp,
+    j: int,
+    s: int,
+    k_edge: int,
+    grid: int,
+    u,
+    v,
+    depth,
+    points_cam,
+    flags,
+) -> None:
+    """:func:`footprint_sample` stored at row ``j``, column ``s`` (both targets' loop body)."""
+    uu, vv, dd, xc, yc, zc, fl = footprint_sample(model_id, intr, rt, near, bp, j, s, k_edge, grid)
+    u[j, s] = uu
+    v[j, s] = vv
+    depth[j, s] = dd
+    points_cam[j, s, 0] = xc
+    points_cam[j, s, 1] = yc
+    points_cam[j, s, 2] = zc
+    flags[j, s] = fl
+
+
 def sample_count(k_edge: int, grid: int) -> int:
     """Samples per (box, camera) pair: ``12 K + 6 G^2``."""
     return N_EDGES * k_edge + N_FACES * grid * grid
 
 
 #: This module's functions (compile them with :func:`compile_group`, which adds the camera math).
-DEVICE_FUNCTIONS = (edge_unit, face_unit, box_point, camera_point, edge_valid, footprint_sample, sample_count)
+DEVICE_FUNCTIONS = (
+    edge_unit,
+    face_unit,
+    box_point,
+    camera_point,
+    edge_valid,
+    footprint_sample,
+    store_sample,
+    sample_count,
+)
 
 
 def compile_group(model_id: int, wrap: Callable[[Callable[..., Any]], Any]) -> dict[str, Any]:
@@ -222,4 +258,5 @@ __all__ = [
     "face_unit",
     "footprint_sample",
     "sample_count",
+    "store_sample",
 ]

@@ -2,26 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import textwrap
+from kernel_helpers import run_ptx_script
 
-SCRIPT = textwrap.dedent(
-    """
-    import sys
-    from numba import cuda
-    try:
-        from numba.cuda.cudadrv import nvvm
-        nvvm.NVVM()
-    except Exception as exc:  # no NVVM: report and let the test skip
-        print("NO_NVVM", exc)
-        sys.exit(0)
-    import numba
+SCRIPT = """
     from kernels import cuda as k
     from kernels._math import camera as cm
-    f32, f64, i32, i64, b1 = numba.float32, numba.float64, numba.int32, numba.int64, numba.boolean
-    A = lambda t, n: numba.types.Array(t, n, "C")
     for mid in cm.MODEL_IDS:
         for prec, real in (("float32", f32), ("float64", f64)):
             sig = (A(f32, 2), A(real, 2), A(real, 2), A(i64, 1), A(f32, 2), A(f32, 2), A(f32, 2), A(b1, 2))
@@ -40,19 +25,8 @@ SCRIPT = textwrap.dedent(
     ptx, _ = cuda.compile_ptx(k.depth_buffer.py_func, sig, cc=(9, 0))
     assert "atom" in ptx or "red." in ptx  # atomic min on the depth image
     print("PTX_OK")
-    """
-)
+"""
 
 
 def test_device_functions_compile_to_ptx_for_sm90() -> None:
-    import pytest
-
-    env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "0"}
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    proc = subprocess.run(
-        [sys.executable, "-c", SCRIPT], env=env, cwd=root, capture_output=True, text=True, timeout=600
-    )
-    if "NO_NVVM" in proc.stdout:
-        pytest.skip(f"NVVM not installed (pip install 'numba-cuda[cu12]'): {proc.stdout.strip()[:200]}")
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "PTX_OK" in proc.stdout
+    run_ptx_script(SCRIPT)
