@@ -328,18 +328,21 @@ def _extent(u: F64, v: F64, keep: npt.NDArray[np.bool_], sizes: F64) -> F64:
     any_kept = keep.any(axis=1)
     if not any_kept.any():
         return out
-    uu = np.where(keep, u, np.nan)[any_kept]
-    vv = np.where(keep, v, np.nan)[any_kept]
+    k, uk, vk = keep[any_kept], u[any_kept], v[any_kept]
+    ku, kv = k & ~np.isnan(uk), k & ~np.isnan(vk)  # NaN samples are ignored (as nanmin / nanmax would)
     w, h = sizes[any_kept, 0], sizes[any_kept, 1]
-    out[any_kept] = np.stack(
-        [
-            np.clip(np.nanmin(uu, axis=1), 0.0, w),
-            np.clip(np.nanmin(vv, axis=1), 0.0, h),
-            np.clip(np.nanmax(uu, axis=1), 0.0, w),
-            np.clip(np.nanmax(vv, axis=1), 0.0, h),
-        ],
-        axis=1,
-    )
+    with np.errstate(invalid="ignore"):
+        ext = np.stack(
+            [
+                np.where(ku, uk, np.inf).min(axis=1),
+                np.where(kv, vk, np.inf).min(axis=1),
+                np.where(ku, uk, -np.inf).max(axis=1),
+                np.where(kv, vk, -np.inf).max(axis=1),
+            ],
+            axis=1,
+        )
+    ext[~np.isfinite(ext)] = np.nan  # every kept sample NaN
+    out[any_kept] = np.clip(ext, 0.0, np.stack([w, h, w, h], axis=1))
     return out
 
 
