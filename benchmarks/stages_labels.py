@@ -254,14 +254,18 @@ def stage_validate(rig: RigData, plan: Plan) -> list[dict[str, Any]]:
 def stage_end_to_end(rig: RigData, plan: Plan) -> list[dict[str, Any]]:
     """``engine.pipeline.prelabel`` on the first frames: fuse, propose, track, link, validate."""
     from benchmarks.eval_proposals import gt_boxes_ego
+    from engine.annotations import Annotations
     from engine.pipeline import prelabel
     from engine.stages.config import PipelineConfig
+    from engine.tracks import densify_track
 
     cfg = PipelineConfig(backend="cpu", frames={"max_frames": plan.e2e_frames})
     with CompileClock() as clock:
         t, res = measure(lambda: prelabel(rig.log, cfg), 1, warm=False)
     n = int(res.frame_times_us.size)
-    out_log = dataclasses.replace(rig.log, annotations=res.annotations)
+    # pre-label tracks are sparse keyframes (TracksConfig.keyframes): score them at every frame
+    dense = Annotations(tuple(densify_track(t) for t in res.annotations.tracks), res.annotations.links)
+    out_log = dataclasses.replace(rig.log, annotations=dense)
     stream = rig.log.lidar[rig.lidar_id]
     hit = total = 0
     for ts in res.frame_times_us.tolist():

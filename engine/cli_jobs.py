@@ -81,7 +81,7 @@ def summary_tables(result: PrelabelResult, title: str) -> tuple[Table, Table]:
     for key, value in (
         ("sweeps (frames)", s["frames"]),
         ("tracks", s["tracks"]),
-        ("links (2D observations linked)", s["links"]),
+        ("links (2D observations linked)", _links_text(s)),
         ("camera footprints (visible)", s["footprints"]),
         (
             "findings (error / warning / info)",
@@ -106,6 +106,16 @@ def summary_tables(result: PrelabelResult, title: str) -> tuple[Table, Table]:
             median,
         )
     return counts, stages
+
+
+def _links_text(s: dict[str, Any]) -> str:
+    """``links of observations``, or why there is nothing to link (no 2D boxes come with most logs)."""
+    status = next((st["status"] for st in s["stages"] if st["name"] == "links"), "skipped")
+    if status != "ok":
+        return f"- (links stage {status})"
+    if s["observations"] == 0:
+        return "0 (no 2D boxes given: --observations)"
+    return f"{s['links']} of {s['observations']}"
 
 
 def run_prelabel(

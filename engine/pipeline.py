@@ -107,6 +107,7 @@ class PrelabelResult:
             "frames": int(self.frame_times_us.size),
             "tracks": self.tracks,
             "links": len(self.annotations.links),
+            "observations": 0 if self.link_result is None else len(self.link_result.observations),
             "footprints": 0 if self.link_result is None else int(self.link_result.footprints.visible.sum()),
             "findings": len(self.findings),
             "findings_by_severity": {

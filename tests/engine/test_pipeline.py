@@ -82,6 +82,7 @@ def test_sample_stage_stats(sample_log, sample_run) -> None:  # type: ignore[no-
     summary = result.summary()
     assert summary["frames"] == 4 and summary["tracks"] == result.tracks
     assert summary["footprints"] > 0  # tracks seen by the cameras
+    assert summary["observations"] == summary["links"] == 0  # PandaSet ships no 2D boxes
     assert [d["name"] for d in summary["stages"]] == STAGES
     assert "frame_ms_median" in summary["stages"][0] and "frame_ms_median" not in summary["stages"][2]
     with pytest.raises(KeyError, match="no stage"):
@@ -215,6 +216,7 @@ def test_sim_log_tracks_links_and_findings(sim_run) -> None:  # type: ignore[no-
     assert result.tracks >= 3
     assert result.stage("shared_frame").detail.startswith("2 sensors")  # lidar and radar fused
     assert len(result.annotations.links) == result.stage("links").items > 0
+    assert result.summary()["observations"] == len(obs) >= result.summary()["links"]
     track_ids = {t.track_id for t in result.annotations.tracks}
     obs_ids = {o.obs_id for o in obs}
     for link in result.annotations.links:
