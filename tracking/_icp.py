@@ -8,6 +8,7 @@ instead of a kd-tree. For the few hundred to 1,500 points of one object this avo
 NumPy overhead of the reference's twenty small iterations.
 
 * :func:`grid_build` — counting-sort of points into a dense ``(nx, ny, nz)`` grid (CSR layout).
+* :func:`normals` — each point's normal from its k nearest neighbours (closed-form 3 x 3 eigenvector).
 * :func:`register` — the ICP loop; returns the move, the information matrix, inlier fractions and RMS.
 
 Exact ties between target points are resolved to the lower index (the kd-tree resolves them its own
@@ -22,7 +23,7 @@ from typing import Any
 import numba
 import numpy as np
 
-__all__ = ["MAX_CELLS", "grid_build", "register"]
+__all__ = ["MAX_CELLS", "grid_build", "normals", "register"]
 
 #: Largest dense grid built [cells]; beyond it the caller uses the kd-tree reference.
 MAX_CELLS = 1 << 22
@@ -81,7 +82,7 @@ _RING_SLACK_M = 1e-9
 
 
 @numba.njit(cache=True)
-def _shell(
+def _knn(
     qx: float,
     qy: float,
     qz: float,
@@ -89,24 +90,32 @@ def _shell(
     grid: Any,
     cell: float,
     radius: float,
-    two: bool,
-) -> tuple[float, float, int]:  # pragma: no cover - compiled
-    """Ring search around ``q``: cells at Chebyshev distance 0, 1, 2, ... from its cell.
+    best_d: Any,
+    best_j: Any,
+    first_only: bool,
+) -> None:  # pragma: no cover - compiled
+    """The ``k = len(best_d)`` nearest points closer than ``radius``, by a ring search around ``q``.
 
-    After ring ``R`` every point closer than ``R * cell`` has been seen, so the search stops once the
-    bound passes ``radius`` or (``two``) the second nearest squared distance found, or (not ``two``) as
-    soon as one point closer than ``radius`` is seen. Returns squared distances ``(d1, d2)`` and the
-    nearest index (lower index on exact ties; -1 when none).
+    Cells at Chebyshev distance 0, 1, 2, ... from ``q``'s cell are visited; after ring ``R`` every point
+    closer than ``R * cell`` has been seen, so the search stops once that bound passes ``radius`` or the
+    k-th squared distance found, or (``first_only``) at the first point closer than ``radius``. Fills
+    ``best_d`` (squared distances, ascending; inf where fewer were found, points beyond ``radius``
+    included when seen) and ``best_j`` (indices, -1 where none; exact ties: lower index first).
     """
     lo, dims, start, order = grid
+    k_best = best_d.shape[0]
+    for a in range(k_best):
+        best_d[a] = np.inf
+        best_j[a] = -1
     cx = _cell_of(qx, lo[0], cell)
     cy = _cell_of(qy, lo[1], cell)
     cz = _cell_of(qz, lo[2], cell)
     r2 = radius * radius
-    d1 = np.inf
-    d2 = np.inf
-    j1 = -1
-    rings = int(math.ceil(radius / cell)) + 1
+    if radius < np.inf:
+        rings = int(math.ceil(radius / cell)) + 1
+    else:  # every cell of the grid, from wherever q is
+        outside = max(max(-cx, cx - dims[0] + 1), max(max(-cy, cy - dims[1] + 1), max(-cz, cz - dims[2] + 1)))
+        rings = max(dims[0], max(dims[1], dims[2])) + max(outside, 0)
     for ring in range(rings + 1):
         for ix in range(max(cx - ring, 0), min(cx + ring, dims[0] - 1) + 1):
             on_x = abs(ix - cx) == ring
@@ -119,26 +128,119 @@ def _shell(
                 iz = cz - ring if not full else z0
                 while iz <= z1:
                     if iz >= z0:
-                        k = base + iz
-                        for s in range(start[k], start[k + 1]):
+                        c = base + iz
+                        for s in range(start[c], start[c + 1]):
                             j = order[s]
                             dx = pts[j, 0] - qx
                             dy = pts[j, 1] - qy
                             dz = pts[j, 2] - qz
                             d = dx * dx + dy * dy + dz * dz
-                            if d < d1 or (d == d1 and j < j1):
-                                d2 = d1
-                                d1 = d
-                                j1 = j
-                            elif d < d2:
-                                d2 = d
-                            if not two and d1 < r2:
-                                return d1, d2, j1
+                            last = k_best - 1
+                            if d < best_d[last] or (d == best_d[last] and j < best_j[last]):
+                                a = last
+                                while a > 0 and (
+                                    d < best_d[a - 1] or (d == best_d[a - 1] and j < best_j[a - 1])
+                                ):
+                                    best_d[a] = best_d[a - 1]
+                                    best_j[a] = best_j[a - 1]
+                                    a -= 1
+                                best_d[a] = d
+                                best_j[a] = j
+                            if first_only and best_d[0] < r2:
+                                return
                     iz += step
         bound = ring * cell - _RING_SLACK_M
-        if bound > 0.0 and (bound * bound >= r2 or (two and d2 <= bound * bound)):
+        if bound > 0.0 and (bound * bound >= r2 or best_d[k_best - 1] <= bound * bound):
             break
-    return d1, d2, j1
+
+
+@numba.njit(cache=True)
+def normals(pts: Any, k: int, grid: Any, cell: float) -> Any:  # pragma: no cover - compiled
+    """Unit normals (N, 3): the least-variance direction of each point's ``k`` nearest neighbours.
+
+    Same neighbourhoods as ``cKDTree(pts).query(pts, k)`` (the point itself included; exact ties aside)
+    and the eigenvector of the smallest eigenvalue of their scatter matrix, as
+    :func:`tracking.snap_motion._normals` (``numpy.linalg.eigh``) computes it, up to sign; solved in closed
+    form (:func:`_least_axis`).
+    """
+    m = pts.shape[0]
+    k = min(k, m)
+    out = np.empty((m, 3))
+    best_d = np.empty(k)
+    best_j = np.empty(k, np.int64)
+    for i in range(m):
+        _knn(pts[i, 0], pts[i, 1], pts[i, 2], pts, grid, cell, np.inf, best_d, best_j, False)
+        mx = 0.0
+        my = 0.0
+        mz = 0.0
+        for a in range(k):
+            j = best_j[a]
+            mx += pts[j, 0]
+            my += pts[j, 1]
+            mz += pts[j, 2]
+        mx /= k
+        my /= k
+        mz /= k
+        sxx = sxy = sxz = syy = syz = szz = 0.0
+        for a in range(k):
+            j = best_j[a]
+            dx = pts[j, 0] - mx
+            dy = pts[j, 1] - my
+            dz = pts[j, 2] - mz
+            sxx += dx * dx
+            sxy += dx * dy
+            sxz += dx * dz
+            syy += dy * dy
+            syz += dy * dz
+            szz += dz * dz
+        out[i, 0], out[i, 1], out[i, 2] = _least_axis(sxx, sxy, sxz, syy, syz, szz)
+    return out
+
+
+@numba.njit(cache=True)
+def _least_axis(
+    a00: float, a01: float, a02: float, a11: float, a12: float, a22: float
+) -> tuple[float, float, float]:  # pragma: no cover - compiled
+    """Unit eigenvector of the smallest eigenvalue of the symmetric 3 x 3 matrix ``a`` (closed form).
+
+    Eigenvalues by the trigonometric formula of the characteristic cubic (after scaling by the largest
+    entry), the eigenvector as the longest cross product of two rows of ``a - λ_min I``. An isotropic
+    matrix (every direction an eigenvector) gives ``(0, 0, 1)``.
+    """
+    scale = max(abs(a00), abs(a01), abs(a02), abs(a11), abs(a12), abs(a22))
+    if scale == 0.0:
+        return 0.0, 0.0, 1.0
+    a00 /= scale
+    a01 /= scale
+    a02 /= scale
+    a11 /= scale
+    a12 /= scale
+    a22 /= scale
+    q = (a00 + a11 + a22) / 3.0
+    p1 = a01 * a01 + a02 * a02 + a12 * a12
+    b00, b11, b22 = a00 - q, a11 - q, a22 - q
+    p2 = b00 * b00 + b11 * b11 + b22 * b22 + 2.0 * p1
+    if p2 <= 0.0:
+        return 0.0, 0.0, 1.0
+    p = math.sqrt(p2 / 6.0)
+    det = b00 * (b11 * b22 - a12 * a12) - a01 * (a01 * b22 - a12 * a02) + a02 * (a01 * a12 - b11 * a02)
+    r = min(max(det / (2.0 * p * p * p), -1.0), 1.0)
+    lam = q + 2.0 * p * math.cos(math.acos(r) / 3.0 + 2.0 * math.pi / 3.0)  # the smallest root
+    r0 = (a00 - lam, a01, a02)
+    r1 = (a01, a11 - lam, a12)
+    r2 = (a02, a12, a22 - lam)
+    best = (0.0, 0.0, 0.0)
+    best_n = -1.0
+    for u, v in ((r0, r1), (r0, r2), (r1, r2)):
+        c = (u[1] * v[2] - u[2] * v[1], u[2] * v[0] - u[0] * v[2], u[0] * v[1] - u[1] * v[0])
+        n = c[0] * c[0] + c[1] * c[1] + c[2] * c[2]
+        if n > best_n:
+            best_n = n
+            best = c
+    if best_n <= 0.0:
+        return 0.0, 0.0, 1.0
+    inv = 1.0 / math.sqrt(best_n)
+    return best[0] * inv, best[1] * inv, best[2] * inv
 
 
 @numba.njit(cache=True)
@@ -171,6 +273,8 @@ def register(  # pragma: no cover - compiled
     ry = np.empty(m)
     info = np.zeros((3, 3))
     rms = np.inf
+    two_d = np.empty(2)
+    two_j = np.empty(2, np.int64)
     nok = 0
     n_radii = radii.shape[0]
     radius = radii[0]
@@ -198,7 +302,8 @@ def register(  # pragma: no cover - compiled
                 need = (not ok[i]) and (b1[i] - delta <= radius + margin)  # not surely outside
             if need:
                 # like cKDTree.query(q, k=2, distance_upper_bound=radius)
-                s1, s2, j = _shell(moved[i, 0], moved[i, 1], moved[i, 2], dst, grid, cell, radius, True)
+                _knn(moved[i, 0], moved[i, 1], moved[i, 2], dst, grid, cell, radius, two_d, two_j, False)
+                s1, s2, j = two_d[0], two_d[1], two_j[0]
                 hit = s1 < radius * radius
                 ref[i, 0] = moved[i, 0]
                 ref[i, 1] = moved[i, 1]
@@ -269,7 +374,8 @@ def register(  # pragma: no cover - compiled
     back = 0
     if mgrid[2].shape[0] > 0:
         for i in range(dst.shape[0]):
-            if _shell(dst[i, 0], dst[i, 1], dst[i, 2], moved, mgrid, cell, last, False)[0] < last * last:
+            _knn(dst[i, 0], dst[i, 1], dst[i, 2], moved, mgrid, cell, last, two_d[:1], two_j[:1], True)
+            if two_d[0] < last * last:
                 back += 1
     else:  # far-flung source: brute force
         for i in range(dst.shape[0]):

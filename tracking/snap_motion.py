@@ -233,20 +233,21 @@ def _fail() -> Registration:
 
 @dataclass(frozen=True, slots=True)
 class _Target:
-    """A registration target prepared once and shared by its pairs: points, kd-tree, normals, grid."""
+    """A registration target prepared once and shared by its pairs: points, normals, grid."""
 
     points: F64
-    tree: cKDTree
     normals: F64
     grid: tuple[F64, npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]
     cell: float
 
     @classmethod
     def of(cls, points: F64, cfg: MotionSnapConfig) -> _Target:
-        tree = cKDTree(points)
+        pts = np.ascontiguousarray(points, dtype=np.float64)
         cell = float(min(cfg.correspondence_m)) / 2.0
-        grid = _icp.grid_build(np.ascontiguousarray(points), cell)
-        return cls(points, tree, _normals(points, cfg.normal_neighbours, tree), grid, cell)
+        grid = _icp.grid_build(pts, cell)
+        if grid[2].shape[0] == 0:  # too spread out for a dense grid: the kd-tree reference
+            return cls(pts, _normals(pts, cfg.normal_neighbours), grid, cell)
+        return cls(pts, _icp.normals(pts, cfg.normal_neighbours, grid, cell), grid, cell)
 
 
 def _register(src: F64, target: _Target, cfg: MotionSnapConfig) -> Registration:
@@ -256,7 +257,7 @@ def _register(src: F64, target: _Target, cfg: MotionSnapConfig) -> Registration:
     over kilometres).
     """
     if target.grid[2].shape[0] == 0:
-        return _register_reference(src, target.points, target.tree, target.normals, cfg)
+        return _register_reference(src, target.points, cKDTree(target.points), target.normals, cfg)
     move, info, fraction, rms, ok = _icp.register(
         np.ascontiguousarray(src),
         target.points,
@@ -496,7 +497,7 @@ def snap_by_motion(
     for i, j in _edges(var, kf_pos, cfg):
         if counts_all[i] < cfg.min_points or counts_all[j] < cfg.min_points:
             continue
-        if i not in targets:  # kd-tree, normals and grid of a cuboid's points, shared by its pairs
+        if i not in targets:  # normals and grid of a cuboid's points, shared by its pairs
             targets[i] = _Target.of(local[i], cfg)
         reg = _register(local[j], targets[i], cfg)
         d = reg.move[[0, 1, 3]]

@@ -31,8 +31,9 @@ CFG = MotionSnapConfig()
 def _both(src: np.ndarray, dst: np.ndarray, cfg: MotionSnapConfig = CFG) -> tuple[Registration, Registration]:
     target = _Target.of(np.ascontiguousarray(dst, dtype=np.float64), cfg)
     fast = _register(np.ascontiguousarray(src, dtype=np.float64), target, cfg)
-    tree = cKDTree(target.points)
-    ref = _register_reference(src.astype(np.float64), target.points, tree, target.normals, cfg)
+    ref = _register_reference(
+        src.astype(np.float64), target.points, cKDTree(target.points), target.normals, cfg
+    )
     return fast, ref
 
 
@@ -150,3 +151,64 @@ def test_same_registration_on_real_pandaset_objects(sample_dir: Path) -> None:
         _assert_same(fast, ref)
         compared += 1
     assert compared >= 10
+
+
+def _angle_to(n: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """Angle [rad] between unit normals, up to sign."""
+    return np.arccos(np.clip(np.abs(np.einsum("ij,ij->i", n, ref)), 0.0, 1.0))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_normals_match_the_eigh_reference_on_surfaces(seed: int) -> None:
+    """Neighbourhoods on a car surface (well-defined planes): same normals as kd-tree + eigh."""
+    rng = np.random.default_rng(seed)
+    pts = _car_surface(rng, int(rng.integers(50, 1500)))
+    target = _Target.of(pts, CFG)
+    ref = _normals(target.points, CFG.normal_neighbours)
+    np.testing.assert_allclose(np.linalg.norm(target.normals, axis=1), 1.0, atol=1e-12)
+    # where the smallest eigenvalue is well separated the normal is defined; there it must agree
+    k = min(CFG.normal_neighbours, pts.shape[0])
+    _, idx = cKDTree(target.points).query(target.points, k=k)
+    nb = target.points[idx] - target.points[idx].mean(axis=1, keepdims=True)
+    lam = np.linalg.eigvalsh(np.einsum("nki,nkj->nij", nb, nb))
+    defined = lam[:, 1] > 1e-3 * lam[:, 2] + 10 * lam[:, 0]
+    assert defined.mean() > 0.5
+    assert _angle_to(target.normals[defined], ref[defined]).max() < 1e-6
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(
+    n=st.integers(1, 80),
+    spread=st.floats(0.01, 5.0),
+    k=st.integers(1, 12),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_k_nearest_equal_the_kd_tree(n: int, spread: float, k: int, seed: int) -> None:
+    """The ring search returns cKDTree's k nearest distances (cells smaller and larger than the cloud)."""
+    rng = np.random.default_rng(seed)
+    pts = rng.uniform(-spread, spread, (n, 3))
+    queries = rng.uniform(-2 * spread, 2 * spread, (20, 3))
+    k = min(k, n)
+    for cell in (0.1, 1.0):
+        grid = _icp.grid_build(pts, cell)
+        want = cKDTree(pts).query(queries, k=k)[0].reshape(len(queries), k)
+        for q, w in zip(queries, want, strict=True):
+            best_d, best_j = np.empty(k), np.empty(k, np.int64)
+            _icp._knn(q[0], q[1], q[2], pts, grid, cell, np.inf, best_d, best_j, False)
+            np.testing.assert_allclose(np.sqrt(best_d), w, rtol=1e-12, atol=1e-12)
+            np.testing.assert_allclose(np.linalg.norm(pts[best_j] - q, axis=1), w, rtol=1e-12, atol=1e-12)
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(values=st.lists(st.floats(-10, 10), min_size=6, max_size=6))
+def test_least_axis_is_an_eigenvector_of_the_smallest_eigenvalue(values: list[float]) -> None:
+    a00, a01, a02, a11, a12, a22 = values
+    a = np.array([[a00, a01, a02], [a01, a11, a12], [a02, a12, a22]])
+    v = np.array(_icp._least_axis(a00, a01, a02, a11, a12, a22))
+    assert np.linalg.norm(v) == pytest.approx(1.0, abs=1e-12)
+    lam = np.linalg.eigvalsh(a)
+    scale = max(np.abs(a).max(), 1e-300)
+    # a v = λ_min v up to rounding relative to the matrix's scale (any unit vector when isotropic)
+    if np.abs(a).max() == 0.0 or lam[2] - lam[0] < 1e-9 * scale:
+        return
+    assert np.linalg.norm(a @ v - lam[0] * v) < 1e-7 * scale * max(1.0, scale / (lam[1] - lam[0] + 1e-300))
