@@ -16,13 +16,13 @@ from api.middleware import StrictJsonRoute
 from api.schemas import LogCreate, LogList, LogPublic
 from api.schemas.common import LogId, Name
 from api.store import resolve_inside
-from api.uploads import receive_archive, unpack_archive
+from api.uploads import place_upload, receive_archive
 from engine import open_log
 from engine.errors import LogFormatError
 
 router = APIRouter(prefix="/v1/logs", tags=["logs"], responses=PROBLEM_RESPONSES, route_class=StrictJsonRoute)
 
-_TAR_TYPES = {"application/x-tar", "application/gzip", "application/x-gzip", "application/octet-stream"}
+_UPLOAD_TYPES = {"application/x-tar", "application/gzip", "application/x-gzip", "application/octet-stream"}
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, summary="Register a log by path")
@@ -43,7 +43,7 @@ def register_log(body: LogCreate, tenant: TenantDep, store: StoreDep, settings: 
 @router.post(
     "/upload",
     status_code=status.HTTP_201_CREATED,
-    summary="Upload a native log",
+    summary="Upload a log: an SFS scene, an MCAP file or a tar archive of a log folder",
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -58,19 +58,23 @@ async def upload_log(
     settings: SettingsDep,
     name: Annotated[Name | None, Query(description="display name")] = None,
 ) -> LogPublic:
-    """Upload a tar (or tar.gz) archive of a native log as the raw request body.
+    """Upload a log as the raw request body; its kind is read from the content.
 
-    Content types ``application/octet-stream``, ``application/x-tar`` or ``application/gzip``.
+    An SFS scene (Scale's JSON-binary container) or an MCAP file (ROS 2) is kept as it came; a tar (or
+    tar.gz) archive of a log folder (native, PandaSet, ...) is unpacked. Content types
+    ``application/octet-stream``, ``application/x-tar`` or ``application/gzip``.
     """
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if ctype not in _TAR_TYPES:
+    if ctype not in _UPLOAD_TYPES:
         raise HTTPException(
-            415, f"upload a tar archive (application/x-tar), not {ctype or 'no content type'}"
+            415,
+            "upload an SFS scene, an MCAP file or a tar archive (application/octet-stream or "
+            f"application/x-tar), not {ctype or 'no content type'}",
         )
     tmp = await receive_archive(request.stream(), settings.uploads_dir / ".incoming")
     target = settings.uploads_dir / tenant / uuid.uuid4().hex
     try:
-        root = await run_in_threadpool(unpack_archive, tmp, target, 4 * settings.limits.max_upload_bytes)
+        root = await run_in_threadpool(place_upload, tmp, target, 4 * settings.limits.max_upload_bytes)
     finally:
         tmp.unlink(missing_ok=True)
     try:

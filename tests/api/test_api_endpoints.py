@@ -362,6 +362,54 @@ def test_log_upload(client: TestClient, tenant_a: TenantKey, sim_dir: Path, tmp_
     assert r.status_code == 415
 
 
+def test_log_upload_of_an_sfs_scene(
+    client: TestClient, tenant_a: TenantKey, sim_dir: Path, tmp_path: Path
+) -> None:
+    """A single SFS file (Scale's container) uploads as it is; its kind is read from the content."""
+    from engine import open_log
+    from engine.io.sfs import write_sfs
+
+    scene = tmp_path / "scene.sfs"
+    write_sfs(open_log(sim_dir / "log"), scene)
+    r = client.post(
+        "/v1/logs/upload?name=sfs",
+        content=scene.read_bytes(),
+        headers={**tenant_a.headers, "Content-Type": "application/octet-stream"},
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["summary"]["lidar_sweeps"] == {"lidar": 10}
+    # the uploaded scene serves requests: the same footprints as the native log gives
+    track = read_ground_truth(sim_dir / "ground_truth").annotations.tracks[0]
+    cuboids = {
+        "timestamps_us": track.timestamps_us[:3].tolist(),
+        "centers": track.centers[:3].tolist(),
+        "sizes": track.sizes[:3].tolist(),
+        "rotations_wxyz": track.rotations_wxyz[:3].tolist(),
+        "frame": "world",
+    }
+    got = client.post(
+        "/v1/project", json={"log_id": r.json()["id"], "cuboids": cuboids}, headers=tenant_a.headers
+    )
+    assert got.status_code == 200, got.text
+    want = project_cuboids(
+        open_log(sim_dir / "log"),
+        track.timestamps_us[:3],
+        track.centers[:3],
+        track.sizes[:3],
+        rotations_wxyz=track.rotations_wxyz[:3],
+    )
+    assert len(want) > 0
+    assert [(g["cuboid"], g["camera_id"]) for g in got.json()["footprints"]] == [
+        (f.cuboid, f.camera_id) for f in want
+    ]
+    r = client.post(
+        "/v1/logs/upload",
+        content=b"\x00JSONBIN but not a scene",
+        headers={**tenant_a.headers, "Content-Type": "application/octet-stream"},
+    )
+    assert r.status_code == 422  # neither SFS, MCAP nor tar: a clear error, nothing kept
+
+
 def test_job_lifecycle_idempotency_and_webhook(
     client: TestClient, tenant_a: TenantKey, tenant_b: TenantKey, log_id: str
 ) -> None:
