@@ -142,7 +142,10 @@ def test_fit_from_points_and_refine_box(client: TestClient, tenant_a: TenantKey)
     assert np.hypot(refined["center"][0] - 10, refined["center"][1] - 5) < err_before
 
 
-def test_project_matches_engine(client: TestClient, tenant_a: TenantKey, log_id: str, sim_dir: Path) -> None:
+def _assert_projects_like_the_engine(
+    client: TestClient, tenant: TenantKey, log_id: str, sim_dir: Path
+) -> None:
+    """``/v1/project`` of three GT cuboids on ``log_id`` equals ``project_cuboids`` on the native sim log."""
     track = read_ground_truth(sim_dir / "ground_truth").annotations.tracks[0]
     body = {
         "log_id": log_id,
@@ -154,7 +157,7 @@ def test_project_matches_engine(client: TestClient, tenant_a: TenantKey, log_id:
             "frame": "world",
         },
     }
-    r = client.post("/v1/project", json=body, headers=tenant_a.headers)
+    r = client.post("/v1/project", json=body, headers=tenant.headers)
     assert r.status_code == 200, r.text
     got = r.json()["footprints"]
     ref = project_cuboids(
@@ -168,6 +171,10 @@ def test_project_matches_engine(client: TestClient, tenant_a: TenantKey, log_id:
     for g, f in zip(got, ref, strict=True):
         assert (g["cuboid"], g["camera_id"]) == (f.cuboid, f.camera_id)
         np.testing.assert_allclose(g["box"], f.box)
+
+
+def test_project_matches_engine(client: TestClient, tenant_a: TenantKey, log_id: str, sim_dir: Path) -> None:
+    _assert_projects_like_the_engine(client, tenant_a, log_id, sim_dir)
 
 
 @functools.cache
@@ -379,29 +386,7 @@ def test_log_upload_of_an_sfs_scene(
     assert r.status_code == 201, r.text
     assert r.json()["summary"]["lidar_sweeps"] == {"lidar": 10}
     # the uploaded scene serves requests: the same footprints as the native log gives
-    track = read_ground_truth(sim_dir / "ground_truth").annotations.tracks[0]
-    cuboids = {
-        "timestamps_us": track.timestamps_us[:3].tolist(),
-        "centers": track.centers[:3].tolist(),
-        "sizes": track.sizes[:3].tolist(),
-        "rotations_wxyz": track.rotations_wxyz[:3].tolist(),
-        "frame": "world",
-    }
-    got = client.post(
-        "/v1/project", json={"log_id": r.json()["id"], "cuboids": cuboids}, headers=tenant_a.headers
-    )
-    assert got.status_code == 200, got.text
-    want = project_cuboids(
-        open_log(sim_dir / "log"),
-        track.timestamps_us[:3],
-        track.centers[:3],
-        track.sizes[:3],
-        rotations_wxyz=track.rotations_wxyz[:3],
-    )
-    assert len(want) > 0
-    assert [(g["cuboid"], g["camera_id"]) for g in got.json()["footprints"]] == [
-        (f.cuboid, f.camera_id) for f in want
-    ]
+    _assert_projects_like_the_engine(client, tenant_a, r.json()["id"], sim_dir)
     r = client.post(
         "/v1/logs/upload",
         content=b"\x00JSONBIN but not a scene",
