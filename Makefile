@@ -30,7 +30,7 @@ sysdeps:  ## Debian libraries Open3D needs (libusb); installed only when missing
 $(STAMP): pyproject.toml constraints-cpu.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q $(PIP_SOURCES) -c constraints-cpu.txt -e ".[dev,io,ray]"
+	$(PY) -m pip install -q $(PIP_SOURCES) -c constraints-cpu.txt -e ".[dev,io,ray,viz]"
 	@$(PY) -c "import torch, sys; sys.exit('a CUDA torch build was installed on a CPU machine' if torch.version.cuda else 0)"
 	@touch $(STAMP)
 

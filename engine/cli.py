@@ -106,8 +106,13 @@ def demo(
         (out / "render" / "camera" / "front_camera" / "0002.png", "the real front image with the pre-labels"),
         (out / "render" / "bev", "bird's-eye views: points by height, tracks, velocities, findings"),
         (out / "annotations.json", "the pre-labels (native); scene.sfs: the same as an SFS scene"),
+        (
+            out / "render" / "scene.rrd",
+            "interactive 3D, points and cuboids over time: open it with the rerun viewer",
+        ),
     ):
-        console.print(f"  [bold]{path}[/]  {what}")
+        if path.exists():
+            console.print(f"  [bold]{path}[/]  {what}")
 
 
 @app.command()

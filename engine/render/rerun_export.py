@@ -29,11 +29,11 @@ def rerun_available() -> bool:
     return importlib.util.find_spec("rerun") is not None
 
 
-def _set_time(rr: Any, seconds: float) -> None:
+def _set_time(rec: Any, seconds: float) -> None:
     try:
-        rr.set_time("time", duration=seconds)  # rerun >= 0.23
+        rec.set_time("time", duration=seconds)  # rerun >= 0.23
     except (AttributeError, TypeError):
-        rr.set_time_seconds("time", seconds)  # older releases
+        rec.set_time_seconds("time", seconds)  # older releases
 
 
 def export_rerun(
@@ -63,20 +63,31 @@ def export_rerun(
 
     times = np.asarray(frame_times_us, np.int64).reshape(-1)
     out = Path(path)
-    rr.init("fusionlabel", spawn=False)
-    rr.save(str(out))
+    # a recording of its own (not rerun's global one), closed before returning so the file is complete
+    rec = rr.RecordingStream("fusionlabel")
+    rec.save(str(out))
+    try:
+        _log_frames(rr, rec, log, annotations, times)
+    finally:
+        rec.flush()
+        rec.disconnect()
+    return out, ""
+
+
+def _log_frames(rr: Any, rec: Any, log: Log, annotations: Annotations, times: npt.NDArray[np.int64]) -> None:
+    """Lidar points, tracks and the ego position of every frame into the recording ``rec``."""
     for t in times.tolist():
-        _set_time(rr, (t - int(times[0])) * 1e-6)
+        _set_time(rec, (t - int(times[0])) * 1e-6)
         pts = lidar_points_at(log, t, CoordinateFrame.WORLD)
         if pts.shape[0]:
-            rr.log(
+            rec.log(
                 "world/lidar", rr.Points3D(pts, colors=ramp(pts[:, 2], *np.percentile(pts[:, 2], [2, 98])))
             )
         boxes = boxes_at(log, annotations, t, CoordinateFrame.WORLD)
         if boxes:
             b = np.array([x.box for x in boxes])
             quats = quat_wxyz_to_xyzw(yaw_to_quat_wxyz(b[:, 6]))
-            rr.log(
+            rec.log(
                 "world/tracks",
                 rr.Boxes3D(
                     centers=b[:, :3],
@@ -87,5 +98,4 @@ def export_rerun(
                 ),
             )
         pose = log.trajectory.pose_at(t)
-        rr.log("world/ego", rr.Points3D([pose.translation], colors=[(255, 255, 255)], radii=0.5))
-    return out, ""
+        rec.log("world/ego", rr.Points3D([pose.translation], colors=[(255, 255, 255)], radii=0.5))

@@ -213,5 +213,10 @@ def test_rerun_export_writes_or_names_the_missing_package(sample_log, tmp_path) 
     path, note = export_rerun(sample_log, sample_log.annotations, tmp_path / "scene.rrd", t)
     if rerun_available():
         assert path is not None and path.is_file() and note == ""
+        from rerun.chunk import RrdReader  # read the recording back: the lidar and the cuboids are in it
+
+        schema = RrdReader(path).store().schema()
+        assert {"/world/lidar", "/world/tracks"} <= {str(e) for e in schema.entity_paths()}
+        assert "/world/tracks:Boxes3D:half_sizes" in schema.column_names()
     else:
         assert path is None and "rerun-sdk" in note
