@@ -10,7 +10,7 @@ from __future__ import annotations
 from kernel_helpers import run_ptx_script
 
 SCRIPT = """
-    from kernels._math.camera import KANNALA_BRANDT
+    from kernels._math.camera import BROWN_CONRADY
     from kernels import cuda_geometry
     fit_sig = (
         A(f32, 2), A(f32, 1), A(i64, 1), A(i64, 1), A(i64, 1), A(f64, 1), A(f64, 2), i64, A(f32, 2),
@@ -42,7 +42,7 @@ SCRIPT = """
         A(f64, 2), A(f64, 2), A(f64, 2), A(i64, 1), A(i64, 1), i64, i64, f64,
         A(f32, 2), A(f32, 2), A(f32, 2), A(f32, 3), A(u8, 2),
     )
-    for model in (KANNALA_BRANDT,):  # the fisheye: the longest projector and the clipping bisection
+    for model in (BROWN_CONRADY,):  # the footprint math is model-independent; projectors: test_ptx.py
         ptx, _ = cuda.compile_ptx(make(model), foot_sig, cc=(9, 0))
         assert ".target sm_90" in ptx, model
     print("PTX_OK")
