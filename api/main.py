@@ -25,6 +25,7 @@ from api.store import Store
 from api.webhooks import WebhookSender
 from api.worker import JobWorker
 from engine.service import load_prelabeler
+from engine.service.sweep_cache import sweep_cache
 
 __all__ = ["create_app"]
 
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None, *, start_workers: bool = True) 
     if purged:
         logger.info("released %d expired idempotency keys", purged)
     service = Service(cfg, store, LogCache(store, cfg.log_cache_size))
+    sweep_cache.budget_bytes = cfg.sweep_cache_mb << 20
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -80,6 +80,11 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
     log_cache_size: int = Field(8, ge=1, description="opened logs kept in memory")
+    sweep_cache_mb: int = Field(
+        256,
+        ge=0,
+        description="world-frame lidar sweeps kept across snap calls, per process [MB] (0: none)",
+    )
     telemetry: bool = Field(
         False,
         description="FastAPI's native OpenTelemetry (traces, metrics, logs to the configured providers); "

@@ -91,7 +91,7 @@ class Stream(Sequence[T], Generic[T]):
         return min(candidates, key=lambda j: abs(int(t[j]) - timestamp_us))
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@dataclass(frozen=True, slots=True, eq=False, weakref_slot=True)
 class Log:
     """A drive log in fusionlabel's conventions.
 

@@ -14,6 +14,7 @@ import numpy.typing as npt
 
 from engine.log import Log
 from engine.proposals.priors import load_size_priors, priors_array
+from engine.service.sweep_cache import sweep_cache
 from engine.tracks import sweep_points
 from kernels.boxes import points_in_boxes_counts
 from kernels.errors import InvalidInputError
@@ -140,8 +141,11 @@ class _WorldSweeps:
         index = _nearest_sweep(self.log, self.lidar_id, timestamp_us, self.max_gap_us, required)
         if index is None:
             return np.zeros((0, 3), np.float32)
-        if index not in self._cache:
-            self._cache[index] = sweep_points(self.log, self.lidar_id, index, PoseFrame.WORLD)
+        if index not in self._cache:  # this call's sweeps; across calls the service's sweep cache
+            log, lidar_id = self.log, self.lidar_id
+            self._cache[index] = sweep_cache.get(
+                log, lidar_id, index, lambda: sweep_points(log, lidar_id, index, PoseFrame.WORLD)
+            )
         return self._cache[index]
 
     def query(self, timestamp_us: int) -> F32:
