@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -58,6 +59,7 @@ def serve(
     workers: int | None = None,
     log_level: str = "info",
     processes: int | None = None,
+    warmup: bool = True,
 ) -> None:
     """Serve the API with uvicorn (``processes`` server processes, ``workers`` job threads in each).
 
@@ -78,6 +80,10 @@ def serve(
         runs its own job threads and webhook sender, coordinated through the store's leases);
         :func:`default_processes` when omitted. With more than one, the parent accepts and hands the
         connections to the workers in turn (:func:`api.balance.serve_balanced`).
+    warmup : bool
+        Compile (or load from numba's disk cache) the kernels of the low-latency endpoints in a
+        background thread while the server starts (:func:`engine.service.warmup.warm_up`); with several
+        processes the parent does it once and the workers find the kernels cached.
     """
     import uvicorn
 
@@ -93,6 +99,8 @@ def serve(
     if processes < 1:
         raise ValueError(f"processes must be >= 1, got {processes}")
     logger.info("serving on %s:%d with %d process(es)", settings.host, settings.port, processes)
+    if warmup:
+        _start_warm_up()
     if processes > 1:  # worker processes build the app themselves, from the environment
         os.environ.update(
             FUSIONLABEL_DATA_ROOT=str(settings.data_root),
@@ -110,6 +118,24 @@ def serve(
         access_log=False,
         timeout_graceful_shutdown=10,
     )
+
+
+def _start_warm_up() -> threading.Thread:
+    """Run :func:`engine.service.warmup.warm_up` in a daemon thread; logs what each step took."""
+
+    def run() -> None:
+        from engine.service.warmup import warm_up
+
+        try:
+            took = warm_up()
+        except Exception:  # noqa: BLE001 - a failed warm-up only costs the first callers time
+            logger.exception("kernel warm-up failed; the first calls compile instead")
+            return
+        logger.info("kernels warm: %s", ", ".join(f"{k} {v:.1f} s" for k, v in took.items()))
+
+    thread = threading.Thread(target=run, name="fusionlabel-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def create_key(data_root: Path | None, tenant: str) -> tuple[str, str, str]:
@@ -143,9 +169,12 @@ def _serve_cmd(
     processes: Annotated[
         int | None, typer.Option(help="uvicorn worker processes (default: one per core, at most 4).", min=1)
     ] = None,
+    warmup: Annotated[
+        bool, typer.Option(help="Compile the endpoints' kernels in the background at start-up.")
+    ] = True,
 ) -> None:
     """Serve the API (default 127.0.0.1:8000)."""
-    serve(host, port, data_root, workers, log_level, processes)
+    serve(host, port, data_root, workers, log_level, processes, warmup)
 
 
 @app.command("create-key")

@@ -116,6 +116,25 @@ def demo(
 
 
 @app.command()
+def warmup() -> None:
+    """Compile the kernels of the service's low-latency endpoints now (numba caches them on disk).
+
+    ``fusionlabel serve`` does this in the background at start-up; run it in a deployment step so that
+    not even the first minute after a start pays for compilation (the cache is per machine type).
+
+    Example: fusionlabel warmup
+    """
+    from engine.service.warmup import warm_up
+
+    table = Table(title="kernel warm-up (compile, or load from numba's cache)")
+    table.add_column("step")
+    table.add_column("seconds", justify="right")
+    for step, seconds in warm_up().items():
+        table.add_row(step, f"{seconds:.2f}")
+    console.print(table)
+
+
+@app.command()
 def sim(
     out: Annotated[Path, typer.Option("--out", help="Output folder (gets log/ and ground_truth/).")],
     rig: Annotated[str, typer.Option(help="Rig preset: nuscenes, robotaxi or tiny.")] = "nuscenes",

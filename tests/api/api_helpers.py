@@ -141,6 +141,7 @@ class ServerProcess:
             str(self.data_root),
             "--processes",
             str(self.processes),  # 1 by default: SIGKILL of the PID is a crash of the whole server
+            "--no-warmup",  # the suite compiles the kernels itself; restarts should not compete with it
         ]
         self.data_root.mkdir(parents=True, exist_ok=True)
         self.log_path = self.data_root.parent / f"server-{self.port}.log"
