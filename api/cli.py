@@ -94,7 +94,9 @@ def serve(
         settings = Settings(
             **{**settings.model_dump(), "jobs": {**settings.jobs.model_dump(), "workers": workers}}
         )
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(  # the service's --log-level wins over the CLI's default (WARNING unless -v)
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
+    )
     processes = default_processes() if processes is None else processes
     if processes < 1:
         raise ValueError(f"processes must be >= 1, got {processes}")
