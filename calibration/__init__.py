@@ -2,11 +2,19 @@
 
 from calibration.camera import CameraModel
 from calibration.camera_formats import camera_from_opencv, camera_from_scale_legacy, camera_from_sfs
-from calibration.se3 import SE3, quat_wxyz_to_xyzw, quat_wxyz_to_yaw, quat_xyzw_to_wxyz, yaw_to_quat_wxyz
+from calibration.se3 import (
+    OPTICAL_FROM_FORWARD,
+    SE3,
+    quat_wxyz_to_xyzw,
+    quat_wxyz_to_yaw,
+    quat_xyzw_to_wxyz,
+    yaw_to_quat_wxyz,
+)
 from calibration.trajectory import Extrapolation, Trajectory, slerp_wxyz
 from calibration.units import ns_to_us, seconds_to_us, wrap_angle
 
 __all__ = [
+    "OPTICAL_FROM_FORWARD",
     "SE3",
     "CameraModel",
     "Extrapolation",

@@ -19,9 +19,21 @@ from calibration.units import wrap_angle
 from kernels.errors import InvalidInputError
 from kernels.validation import as_array, check_unit_quaternions
 
-__all__ = ["SE3", "quat_wxyz_to_xyzw", "quat_xyzw_to_wxyz", "yaw_to_quat_wxyz", "quat_wxyz_to_yaw"]
+__all__ = [
+    "OPTICAL_FROM_FORWARD",
+    "SE3",
+    "quat_wxyz_to_xyzw",
+    "quat_xyzw_to_wxyz",
+    "yaw_to_quat_wxyz",
+    "quat_wxyz_to_yaw",
+]
 
 F64 = npt.NDArray[np.float64]
+
+#: Rotation from a z-up frame with x forward, y left (``ego``, or a box) to the optical frame of a camera
+#: looking along its +x: x right, y down, z forward (docs/CONVENTIONS.md §1). Read-only.
+OPTICAL_FROM_FORWARD: F64 = np.array([[0.0, -1.0, 0.0], [0.0, 0.0, -1.0], [1.0, 0.0, 0.0]])
+OPTICAL_FROM_FORWARD.flags.writeable = False
 
 
 def quat_wxyz_to_xyzw(q: npt.ArrayLike) -> F64:

@@ -186,10 +186,13 @@ class Registration:
     rms_m: float
 
 
-def _normals(p: F64, k: int, tree: cKDTree | None = None) -> F64:
-    """Unit normals (N, 3) of a plane fit to each point's ``k`` nearest neighbours (``tree``: of ``p``)."""
+def _normals(p: F64, k: int) -> F64:
+    """Unit normals (N, 3) of a plane fit to each point's ``k`` nearest neighbours (kd-tree + ``eigh``).
+
+    The reference of :func:`tracking._icp.normals`, and the fallback for targets too spread out for its grid.
+    """
     k = min(k, p.shape[0])
-    _, idx = (cKDTree(p) if tree is None else tree).query(p, k=k)
+    _, idx = cKDTree(p).query(p, k=k)
     nbhd = p[idx]
     nb = nbhd - nbhd.mean(axis=1, keepdims=True)
     _, vecs = np.linalg.eigh(np.einsum("nki,nkj->nij", nb, nb))

@@ -80,12 +80,6 @@ class SweepCache:
         """Bytes of points held now."""
         return self._bytes
 
-    def clear(self) -> None:
-        """Drop everything."""
-        with self._lock:
-            self._items.clear()
-            self._bytes = 0
-
 
 #: The service's cache (``api.settings.Settings.sweep_cache_mb`` sets its budget).
 sweep_cache = SweepCache(256 << 20)

@@ -11,10 +11,28 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 __all__ = ["WARM_UP_STEPS", "warm_up"]
+
+
+def _look_forward() -> np.ndarray:
+    """4 x 4 camera_from_ego of a camera at the origin looking along +x."""
+    from calibration.se3 import OPTICAL_FROM_FORWARD
+
+    m = np.eye(4)
+    m[:3, :3] = OPTICAL_FROM_FORWARD
+    return m
+
+
+def _two_cameras() -> list[Any]:
+    """A pinhole (with distortion) and a Kannala–Brandt fisheye camera."""
+    from calibration.camera_examples import example_cameras
+
+    cams = example_cameras()
+    return [cams["brown_conrady"], cams["fisheye"]]
 
 
 def _interpolate() -> None:
@@ -42,33 +60,25 @@ def _snap() -> None:
 
 
 def _project() -> None:
-    from calibration.camera_examples import example_cameras
     from kernels.footprint import sample_footprints
 
-    cams = example_cameras()
-    cameras = [cams["brown_conrady"], cams["fisheye"]]
+    cameras = _two_cameras()
     boxes = np.array([[10.0, 0.0, 0.0, 4.5, 1.9, 1.6, 0.3], [8.0, 3.0, 0.0, 4.5, 1.9, 1.6, -0.2]], np.float32)
-    optical_from_z_up = np.eye(4)
-    optical_from_z_up[:3, :3] = [[0.0, -1.0, 0.0], [0.0, 0.0, -1.0], [1.0, 0.0, 0.0]]
-    sample_footprints(boxes, cameras, np.stack([optical_from_z_up] * 2), np.array([0, 1]), backend="cpu")
+    sample_footprints(boxes, cameras, np.stack([_look_forward()] * 2), np.array([0, 1]), backend="cpu")
 
 
 def _project_points() -> None:
     import kernels
-    from calibration.camera_examples import example_cameras
     from calibration.trajectory import Trajectory
 
-    cams = example_cameras()
-    cameras = [cams["brown_conrady"], cams["fisheye"]]
+    cameras = _two_cameras()
     t = np.array([0, 100_000, 200_000], np.int64)
     traj = Trajectory(
         t, np.c_[[0.0, 1.0, 2.0], np.zeros(3), np.zeros(3)], np.tile([1.0, 0.0, 0.0, 0.0], (3, 1))
     )
-    optical_from_ego = np.eye(4)
-    optical_from_ego[:3, :3] = [[0.0, -1.0, 0.0], [0.0, 0.0, -1.0], [1.0, 0.0, 0.0]]
     for frame in ("ego", "world"):
         mats = kernels.camera_from_points_at(
-            np.stack([optical_from_ego] * 2),
+            np.stack([_look_forward()] * 2),
             np.array([50_000, 150_000]),
             traj,
             ref_time_us=100_000,

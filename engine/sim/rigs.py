@@ -14,14 +14,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from calibration.camera import CameraModel
-from calibration.se3 import SE3
+from calibration.se3 import OPTICAL_FROM_FORWARD, SE3
 from engine.sensors import Sensor, SensorKind
 from kernels.errors import InvalidInputError, InvalidTypeError
 
 __all__ = ["RIGS", "CameraSpec", "LidarSpec", "RadarSpec", "RigSpec", "get_rig", "rig_sensors"]
 
 # Columns of the optical axes (x right, y down, z forward) expressed in the ego frame, facing +x.
-_EGO_FROM_OPTICAL = np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0], [0.0, -1.0, 0.0]])
+_EGO_FROM_OPTICAL = OPTICAL_FROM_FORWARD.T
 
 
 def _rot_z(a: float) -> np.ndarray:

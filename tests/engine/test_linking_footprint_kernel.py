@@ -6,13 +6,14 @@ import numpy as np
 import pytest
 
 from calibration.camera import CameraModel
+from calibration.se3 import OPTICAL_FROM_FORWARD
 from kernels.device import cuda_status
 from kernels.errors import InvalidInputError
 from kernels.footprint import FLAG_CLIPPED, FLAG_FACING, FLAG_IN_IMAGE, FLAG_VALID, sample_footprints
 
 # Optical frame of a camera looking along +x of a z-up frame: x right = -y, y down = -z, z fwd = +x.
 _LOOK_X = np.eye(4)
-_LOOK_X[:3, :3] = [[0.0, -1.0, 0.0], [0.0, 0.0, -1.0], [1.0, 0.0, 0.0]]
+_LOOK_X[:3, :3] = OPTICAL_FROM_FORWARD
 
 PINHOLE = CameraModel(
     "brown_conrady", 640, 480, 500.0, 500.0, 320.0, 240.0, 0.0, (-0.06, 0.012, 0, 0, 0, 0, 0, 0)

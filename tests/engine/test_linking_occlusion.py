@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.ndimage import minimum_filter
 
+from calibration.se3 import OPTICAL_FROM_FORWARD
 from engine.linking._occlusion import cuboid_occlusion, window_min_at
 from engine.linking.footprints import _extent
 
@@ -41,7 +42,7 @@ def _scene(rng: np.random.Generator, a: int, f: int) -> tuple[np.ndarray, ...]:
         + boxes[:, None, :3]
     )
     cam_from_local = np.eye(4)
-    cam_from_local[:3, :3] = [[0.0, -1.0, 0.0], [0.0, 0.0, -1.0], [1.0, 0.0, 0.0]]  # x fwd -> optical z
+    cam_from_local[:3, :3] = OPTICAL_FROM_FORWARD
     cam_from_local[:3, 3] = rng.normal(0.0, 0.3, 3)
     pts_cam = (world @ cam_from_local[:3, :3].T + cam_from_local[:3, 3]).astype(np.float32)
     mask = rng.uniform(size=(a, f)) < 0.8
@@ -60,7 +61,7 @@ def test_cuboid_occlusion_equals_the_reference(a: int, f: int, seed: int) -> Non
 def test_a_box_behind_another_is_hidden_and_not_the_other_way() -> None:
     boxes = np.array([[10.0, 0.0, 0.0, 2.0, 2.0, 2.0, 0.0], [20.0, 0.0, 0.0, 2.0, 2.0, 2.0, 0.3]])
     cam_from_local = np.eye(4)
-    cam_from_local[:3, :3] = [[0.0, -1.0, 0.0], [0.0, 0.0, -1.0], [1.0, 0.0, 0.0]]
+    cam_from_local[:3, :3] = OPTICAL_FROM_FORWARD
     front_faces = np.array([[[9.0, 0.0, 0.0]], [[19.0, 0.0, 0.0]]])  # near face centres, local frame
     pts_cam = (front_faces @ cam_from_local[:3, :3].T).astype(np.float32)
     hidden = cuboid_occlusion(pts_cam, np.ones((2, 1), bool), boxes, cam_from_local)

@@ -6,33 +6,14 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from proposal_helpers import CAR, CLASSES, CYC, PED, blob, rule_args
 
 from engine.proposals import ClassRuleConfig, ProposalConfig, propose, refine_classes
-
-CLASSES = ("car", "truck", "pedestrian", "cyclist")
-CAR, PED, CYC = 0, 2, 3
-
-
-def blob(rng, centre, sides, z_range, n=60):
-    """Uniform points in an axis-aligned box: BEV ``sides`` around ``centre``, heights in ``z_range``."""
-    xy = rng.uniform(-0.5, 0.5, (n, 2)) * sides + centre
-    return np.column_stack([xy, rng.uniform(*z_range, n)]).astype(np.float32)
 
 
 def run_rules(clusters, guesses, boxes, rules=None):
     """Classes after the rules for clusters given as point blobs (ground at z = 0)."""
-    pts = np.vstack(clusters)
-    labels = np.repeat(np.arange(len(clusters), dtype=np.int32), [len(c) for c in clusters])
-    return refine_classes(
-        pts,
-        pts[:, 2].copy(),
-        labels,
-        np.asarray(boxes, np.float32),
-        np.asarray(guesses, np.int32),
-        np.arange(len(clusters), dtype=np.int64),
-        CLASSES,
-        rules or ClassRuleConfig(),
-    )
+    return refine_classes(*rule_args(clusters, guesses, boxes, rules))
 
 
 def ped_box(x, y):

@@ -4,19 +4,13 @@ measured to a vehicle's points (engine.proposals.geometric / classify)."""
 from __future__ import annotations
 
 import numpy as np
+from proposal_helpers import CAR, CLASSES, PED, blob, rule_args
 
 from engine.proposals import ClassRuleConfig, ClusterConfig, ProposalConfig, propose, refine_classes
 from engine.proposals.classify import rule_failures
 from engine.proposals.geometric import propose_stages
 
-CLASSES = ("car", "truck", "pedestrian", "cyclist")
-CAR, PED = 0, 2
 SPLIT = ClusterConfig(split_voxel_size_m=(0.1, 0.1, 0.5))
-
-
-def blob(rng, centre, sides, z_range, n=60):
-    xy = rng.uniform(-0.5, 0.5, (n, 2)) * sides + centre
-    return np.column_stack([xy, rng.uniform(*z_range, n)]).astype(np.float32)
 
 
 def wall_scene(seed=0, gap=0.15):
@@ -68,18 +62,7 @@ def _partly_seen_car(rng):
 
 
 def _rules(clusters, guesses, boxes, rules):
-    pts = np.vstack(clusters)
-    labels = np.repeat(np.arange(len(clusters), dtype=np.int32), [len(c) for c in clusters])
-    args = (
-        pts,
-        pts[:, 2].copy(),
-        labels,
-        np.asarray(boxes, np.float32),
-        np.asarray(guesses, np.int32),
-        np.arange(len(clusters), dtype=np.int64),
-        CLASSES,
-        rules,
-    )
+    args = rule_args(clusters, guesses, boxes, rules)
     return refine_classes(*args), args
 
 

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from calibration.camera import CameraModel
-from calibration.se3 import SE3
+from calibration.se3 import OPTICAL_FROM_FORWARD, SE3
 from engine.io import open_log
 from engine.render import (
     BevConfig,
@@ -29,7 +29,7 @@ from engine.render.colors import SEVERITY_COLORS, ramp
 from kernels.errors import InvalidInputError
 
 # World (x forward, y left, z up) -> camera optical (x right, y down, z forward), camera at the origin.
-OPTICAL_FROM_WORLD = SE3(np.array([[0.0, -1.0, 0.0], [0.0, 0.0, -1.0], [1.0, 0.0, 0.0]]), np.zeros(3))
+OPTICAL_FROM_WORLD = SE3(OPTICAL_FROM_FORWARD.copy(), np.zeros(3))
 
 
 def _box(track_id: str, box: list[float], velocity: tuple[float, float, float] = (0.0, 0.0, 0.0), sev=None):  # type: ignore[no-untyped-def]
